@@ -31,8 +31,25 @@ def report(summary: RunSummary) -> None:
         print(f"FAILED {model}{' x ' + bench if bench else ''}: {message}", file=sys.stderr)
 
 
+GROUPS = ("model", "benchmark", "suite", "hardware")
+
+
+def unknown_choice(overrides: list[str]) -> str | None:
+    """Hydra reports an unknown option inside a list (model=[a,b]) without the valid
+    names; check group choices first so every such error lists them."""
+    for override in overrides:
+        group, _, value = override.lstrip("+~").partition("=")
+        if group not in GROUPS or not value:
+            continue
+        valid = sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
+        for name in value.strip("[]").split(","):
+            if name.strip() and name.strip() not in valid:
+                return f"unknown {group} '{name.strip()}' (valid: {', '.join(valid)})"
+    return None
+
+
 @hydra.main(config_path=str(CONFIG_DIR), config_name="run", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def run_hydra(cfg: DictConfig) -> None:
     # lm-eval logs every task build at INFO; its progress bars stay.
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     try:
@@ -42,6 +59,13 @@ def main(cfg: DictConfig) -> None:
     report(summary)
     if summary.failures:
         sys.exit(1)
+
+
+def main() -> None:
+    problem = unknown_choice(sys.argv[1:])
+    if problem:
+        sys.exit(f"error: {problem}")
+    run_hydra()
 
 
 if __name__ == "__main__":

@@ -166,23 +166,28 @@ def local_weights_sha256(directory: Path) -> str:
 
 # ---------------------------------------------------------------- lm-eval wrappers
 
-def wrap_hflm(model, tokenizer, cfg: ModelConfig, hardware: HardwareConfig):
+def hflm_class(cfg: ModelConfig):
+    """lm-eval's HFLM, or its subclass that scores each multiple-choice context once."""
+    if cfg.scorer == "prefix_shared":
+        from harness.scorer import PrefixSharedHFLM
+        return PrefixSharedHFLM
     from lm_eval.models.huggingface import HFLM
+    return HFLM
 
+
+def wrap_hflm(model, tokenizer, cfg: ModelConfig, hardware: HardwareConfig):
     if hardware.device == "cpu":
         model = model.to("cpu")
-    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size,
+    return hflm_class(cfg)(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size,
                 max_batch_size=cfg.max_batch_size, max_length=cfg.max_length,
                 device=hardware.device, trust_remote_code=cfg.trust_remote_code)
 
 
 def hub_hflm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
     """Hub models go to HFLM by repo id: a preloaded model would disable `parallelize`."""
-    from lm_eval.models.huggingface import HFLM
-
     source = cfg.source
     try:
-        return HFLM(pretrained=source.hub_id, revision=source.revision or "main", dtype=cfg.dtype,
+        return hflm_class(cfg)(pretrained=source.hub_id, revision=source.revision or "main", dtype=cfg.dtype,
                     batch_size=cfg.batch_size, max_batch_size=cfg.max_batch_size,
                     max_length=cfg.max_length, parallelize=cfg.parallelize,
                     device=None if cfg.parallelize else hardware.device,

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 SOURCE_KINDS = ("hub", "local", "gguf_package", "random_init")
 BACKENDS = ("hf", "vllm")
+SCORERS = ("prefix_shared", "hflm")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -48,6 +49,7 @@ class ModelConfig:
     quantization: Optional[str] = None    # e.g. GGUF Q4_1; None = full precision
     dtype: str = "auto"
     backend: str = "hf"
+    scorer: str = "prefix_shared"         # hf loglikelihoods: harness.scorer, or lm-eval's HFLM
     batch_size: Any = 1                   # int or "auto"
     max_batch_size: int = 64
     max_length: Optional[int] = None
@@ -163,6 +165,7 @@ def validate_model(name: str, model: ModelConfig) -> ModelConfig:
     where = f"model.{name}"
     _check_choice(model.source.kind, SOURCE_KINDS, f"{where}.source.kind")
     _check_choice(model.backend, BACKENDS, f"{where}.backend")
+    _check_choice(model.scorer, SCORERS, f"{where}.scorer")
     _check_choice(model.dtype, DTYPES, f"{where}.dtype")
     needed = {"hub": "hub_id", "local": "path", "gguf_package": "package", "random_init": "random_config"}
     if not getattr(model.source, needed[model.source.kind]):

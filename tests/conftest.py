@@ -1,0 +1,41 @@
+"""Shared fixtures: config composition through Hydra's compose API, and one real run of
+the tiny random Llama whose records several tests read."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from harness import CONFIG_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+# The hub is unreachable in CI: fail fast instead of retrying connections.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def compose_run(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose("run", overrides=list(overrides))
+
+
+def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`python -m harness ...` in a fresh process, as a user types it."""
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A real run: tiny random Llama x shipped BBH tasks (limit 3) through harness.run."""
+    from harness.run import run
+    from harness.schema import parse_run_config
+
+    results = tmp_path_factory.mktemp("results")
+    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "limit=3", f"results_dir={results}"))
+    summary = run(cfg, {"id": "test"})
+    assert not summary.failures, summary.failures
+    return results, summary.written

