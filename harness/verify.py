@@ -1,0 +1,66 @@
+"""`python -m harness.verify [claim=...]`: judge claims, write results/verdicts/<claim>.json."""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from harness import CONFIG_DIR, atomic
+from harness.claims import judge, load_claims
+from harness.provenance import versions
+from harness.published import PublishedError, load_all
+from harness.records import RecordError, iter_records, load_items
+from harness.schema import ConfigError
+
+VERDICT_SCHEMA = "1.0"
+
+
+def readable_records(results_dir: Path) -> list[tuple[Path, dict]]:
+    """Valid records; each unreadable one is named on stderr and skipped."""
+    good = []
+    for path, record in iter_records(results_dir):
+        if isinstance(record, RecordError):
+            print(f"[verify] skipped: {record}", file=sys.stderr)
+        else:
+            good.append((path, record))
+    return good
+
+
+def verify(names: list[str] | None, results_dir: Path, iterations: int) -> list[dict]:
+    claims = load_claims(names)
+    entries = load_all()
+    records = readable_records(results_dir)
+    verdicts = []
+    for claim in claims:
+        verdict = judge(claim, records, entries, load_items, iterations)
+        verdict.update({"schema_version": VERDICT_SCHEMA, "kind": "claim-harness/verdict",
+                        "judged_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "versions": versions()})
+        atomic.write_json(results_dir / "verdicts" / f"{claim.id}.json", verdict)
+        verdicts.append(verdict)
+    return verdicts
+
+
+def claim_list(value) -> list[str] | None:
+    if value in (None, "all"):
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="verify", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    try:
+        names = claim_list(OmegaConf.to_object(cfg.claim) if OmegaConf.is_config(cfg.claim) else cfg.claim)
+        verdicts = verify(names, Path(cfg.results_dir), int(cfg.bootstrap_iters))
+    except (ConfigError, PublishedError, RecordError) as error:
+        sys.exit(f"error: {error}")
+    width = max(len(v["claim"]) for v in verdicts)
+    for verdict in verdicts:
+        print(f"{verdict['claim'].ljust(width)}  {verdict['verdict'].upper():16}  {verdict['reason'][:160]}")
+
+
+if __name__ == "__main__":
+    main()
