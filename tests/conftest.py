@@ -39,3 +39,12 @@ def tiny_run(tmp_path_factory):
     summary = run(cfg, {"id": "test"})
     assert not summary.failures, summary.failures
     return results, summary.written
+
+
+@pytest.fixture(scope="session")
+def packaged_run(tmp_path_factory):
+    """The default run (both packaged GGUF models, shipped BBH) at limit=2, via the CLI."""
+    results = tmp_path_factory.mktemp("packaged")
+    result = run_cli("limit=2", f"results_dir={results}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return results, result

@@ -15,11 +15,10 @@ def smollm2_gguf_sha256() -> str:
     return hashlib.sha256((Path(location) / "SmolLM2-135M-Instruct.Q4_1.gguf").read_bytes()).hexdigest()
 
 
-def test_default_run_scores_both_packaged_models_offline(tmp_path):
+def test_default_run_scores_both_packaged_models_offline(packaged_run):
     """The README's main command, at limit=2: SmolLM2 (Llama) and Gemma 3 on shipped BBH."""
-    result = run_cli("limit=2", f"results_dir={tmp_path}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    paths = sorted(tmp_path.glob("records/*/*/*.json"))
+    results, result = packaged_run
+    paths = sorted(results.glob("records/*/*/*.json"))
     records = {load_record(p)["cell"]["model"]: (p, load_record(p)) for p in paths}
     assert set(records) == {"smollm2_135m_instruct", "gemma3_270m"}
     fingerprints = {"smollm2_135m_instruct": smollm2_gguf_sha256(), "gemma3_270m": GEMMA_GGUF_SHA256}
