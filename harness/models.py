@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from harness.hashing import sha256_file, sha256_text
 from harness.schema import HardwareConfig, ModelConfig
 
 DEFAULT_CACHE = Path.home() / ".cache" / "claim-harness"
@@ -39,18 +40,6 @@ class LoadedModel:
     lm: Any                                   # an lm_eval.api.model.LM
     fingerprint: dict                         # {"kind": ..., "value": ...}
     info: dict = field(default_factory=dict)  # resolved paths, tokenizer facts, timings
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_text(text: str | None) -> str | None:
-    return hashlib.sha256(text.encode()).hexdigest() if text else None
 
 
 # ---------------------------------------------------------------- GGUF inside a package

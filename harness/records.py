@@ -18,6 +18,7 @@ from typing import Iterator
 from packaging.version import Version
 
 from harness import atomic
+from harness.hashing import sha256_json
 from harness.schema import BenchmarkConfig, ModelConfig, to_dict
 
 SCHEMA_VERSION = "1.0"
@@ -30,10 +31,6 @@ REQUIRED = {"schema_version": str, "kind": str, "cell": dict, "model": dict, "be
 
 class RecordError(ValueError):
     """A record file that is missing, corrupt or of an unknown schema."""
-
-
-def sha256_json(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def cell_key(model_fingerprint: dict, model: ModelConfig, bench: BenchmarkConfig, limit, seed: int,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import random
 import subprocess
@@ -22,6 +21,8 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from harness.hashing import sha256_file
 
 SDIST_SHA256 = "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
 OUT_DIR = Path(__file__).resolve().parents[1] / "harness" / "tasks" / "bigbench_bbh"
@@ -55,14 +56,6 @@ def download_sdist(dest: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
                     "bigbench==1.0.0", "-d", str(dest)], check=True)
     return dest / "bigbench-1.0.0.tar.gz"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_task_json(archive: tarfile.TarFile, subtask: str) -> dict:
