@@ -58,6 +58,14 @@ class MeasuredEvidence:
 
 
 @dataclass
+class MeasuredVsPublished:
+    subject: str = ""                               # model config name (our records)
+    table: str = ""
+    rivals: list = field(default_factory=list)      # model names as the table prints them
+    benchmarks: dict = field(default_factory=dict)  # our benchmark config -> "Benchmark|setting" in the table
+
+
+@dataclass
 class Reproduction:
     model: str = ""                                 # model config name
     benchmark: str = ""                             # benchmark config name
@@ -80,6 +88,7 @@ class Claim:
     alpha: float = 0.05
     published: Optional[dict] = None
     measured: Optional[dict] = None
+    measured_vs_published: Optional[dict] = None
     reproduction: list = field(default_factory=list)
     speed: Optional[dict] = None       # {"faster": [...], "than": ...}: judged from throughput
     reason: str = ""                   # why out of scope
@@ -98,6 +107,9 @@ def load_claim(path: Path) -> Claim:
         claim.published = build(PublishedEvidence, claim.published, f"claim {claim.id}.published")
     if claim.measured is not None:
         claim.measured = build(MeasuredEvidence, claim.measured, f"claim {claim.id}.measured")
+    if claim.measured_vs_published is not None:
+        claim.measured_vs_published = build(MeasuredVsPublished, claim.measured_vs_published,
+                                            f"claim {claim.id}.measured_vs_published")
     claim.reproduction = [build(Reproduction, r, f"claim {claim.id}.reproduction") for r in claim.reproduction]
     if claim.quantifier == "out_of_scope" and not claim.reason:
         raise ConfigError(f"claim {claim.id}: an out-of-scope claim needs a reason")
@@ -239,6 +251,50 @@ def measured_rows(evidence: MeasuredEvidence, rival: str, newest: dict, load_ite
     return rows
 
 
+# ---------------------------------------------------------------- measured vs a published number
+
+def measured_score(record: dict) -> stats.Difference:
+    """Our primary score in points with its normal 95% CI (p-value filled in by the caller)."""
+    primary = record["scores"]["primary"]
+    value, half = 100 * primary["value"], 100 * stats.Z95 * (primary["stderr"] or 0.0)
+    return stats.Difference(value, value - half, value + half, 1.0, "measured score vs published point")
+
+
+def measured_vs_published_rows(evidence: MeasuredVsPublished, rival: str, newest: dict, entries) -> list[dict]:
+    rows = []
+    for bench, printed in evidence.benchmarks.items():
+        benchmark, _, setting = printed.partition("|")
+        try:
+            point = find(evidence.table, rival, benchmark, setting or None, entries=entries)[0]
+        except PublishedError as error:
+            rows.append({"benchmark": bench, "status": f"published number missing: {error}"})
+            continue
+        cell = newest.get((evidence.subject, bench))
+        if cell is None:
+            rows.append({"benchmark": bench, "status": f"not yet measured: no record for {evidence.subject}"})
+            continue
+        path, record = cell
+        ours = measured_score(record)
+        half = (ours.high - ours.low) / 2
+        diff = ours.estimate - point.value
+        p_value = stats.normal_two_sided_p(diff / (half / stats.Z95)) if half else (0.0 if diff else 1.0)
+        published_setting = point.parsed_setting()
+        warnings = [f"{rival}: the vendor's own number ({point.evaluator})"] if point.self_reported else []
+        if published_setting["shots"] not in (None, record["benchmark"]["num_fewshot"]):
+            warnings.append(f"different shots: {record['benchmark']['num_fewshot']} vs {published_setting['shots']}")
+        if published_setting["cot"] not in (None, record["benchmark"]["cot"]):
+            warnings.append(f"CoT differs: ours {record['benchmark']['cot']}, published {published_setting['cot']}")
+        warnings.append(f"measured by this harness vs published by {point.reported_by} ({point.evaluator})")
+        rows.append({"benchmark": bench, "subject": round(ours.estimate, 2), "rival": point.value,
+                     "rival_source": point.citation, "difference": round(diff, 2),
+                     "ci95": [round(ours.low - point.value, 2), round(ours.high - point.value, 2)],
+                     "p_value": p_value, "n_items": record["scores"]["primary"]["n"],
+                     "method": "our 95% CI against the published point", "records": [str(path)],
+                     "parity_warnings": warnings,
+                     "_diff": stats.Difference(diff, ours.low - point.value, ours.high - point.value, p_value, "")})
+    return rows
+
+
 # ---------------------------------------------------------------- quantifiers
 
 def decide(claim: Claim, rows: list[dict]) -> tuple[str, str]:
@@ -346,39 +402,50 @@ def combine(verdicts: list[str]) -> str:
     return "not yet measured"
 
 
-def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, iterations: int = 2000) -> dict:
-    """Verdict for one claim from the records on disk and the published numbers."""
-    base = {"claim": claim.id, "statement": dataclasses.asdict(claim.statement), "said_by": claim.said_by,
-            "where": claim.where, "when": claim.when, "quantifier": claim.quantifier}
-    if claim.quantifier == "out_of_scope":
-        return {**base, "verdict": "out of scope", "reason": claim.reason, "comparisons": []}
-    newest = newest_records(records)
+def gather_comparisons(claim: Claim, newest: dict, entries, load_items, iterations: int) -> list[dict]:
+    """One comparison per (evidence kind, rival), most direct evidence first."""
     comparisons = []
     if claim.measured:
         for rival in claim.measured.rivals:
             rows = measured_rows(claim.measured, rival, newest, load_items, iterations)
             comparisons.append(_comparison(claim, "measured vs measured (paired, same items)",
                                            claim.measured.subject, rival, rows))
+    if claim.measured_vs_published:
+        evidence = claim.measured_vs_published
+        for rival in evidence.rivals:
+            rows = measured_vs_published_rows(evidence, rival, newest, entries)
+            comparisons.append(_comparison(claim, f"measured vs published ({evidence.table})",
+                                           evidence.subject, rival, rows))
     if claim.published:
         for rival in claim.published.rivals:
             rows = published_rows(claim.published, rival, entries)
             comparisons.append(_comparison(claim, f"published vs published ({claim.published.table})",
                                            claim.published.subject, rival, rows))
+    return comparisons
+
+
+def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, iterations: int = 2000) -> dict:
+    """Verdict for one claim from the records on disk and the published numbers. Our own
+    measurements decide when they exist; otherwise the published table does."""
+    base = {"claim": claim.id, "statement": dataclasses.asdict(claim.statement), "said_by": claim.said_by,
+            "where": claim.where, "when": claim.when, "quantifier": claim.quantifier}
+    if claim.quantifier == "out_of_scope":
+        return {**base, "verdict": "out of scope", "reason": claim.reason, "comparisons": []}
+    newest = newest_records(records)
+    comparisons = gather_comparisons(claim, newest, entries, load_items, iterations)
     measured = [c for c in comparisons if c["evidence"].startswith("measured") and c["verdict"] != "not yet measured"]
     deciding = measured or [c for c in comparisons if c["evidence"].startswith("published")] or comparisons
     verdict = combine([c["verdict"] for c in deciding]) if deciding else "not yet measured"
     reason = "; ".join(f"vs {c['rival']}: {c['verdict']} ({c['reason']})" for c in deciding) or \
         f"no evidence available: {claim.notes or 'the claim names no measured or published comparison'}"
-    result = {**base, "verdict": verdict, "decided_by": deciding[0]["evidence"] if deciding else None}
-    if claim.speed:
+    result = {**base, "decided_by": deciding[0]["evidence"] if deciding else None}
+    if claim.speed:  # "less capable but faster": both halves must hold
         speed_verdict, speed_reason = judge_speed(claim, newest)
         result["speed"] = {"verdict": speed_verdict, "reason": speed_reason}
-        if verdict == "supported" or speed_verdict == "refuted":
-            result["verdict"] = speed_verdict if speed_verdict != "inconclusive" else "inconclusive"
-        reason = f"capability: {reason}; {speed_reason}"
+        verdict, reason = combine([verdict, speed_verdict]), f"capability: {reason}; {speed_reason}"
     parity = sorted({w for c in deciding for row in c["rows"] for w in row.get("parity_warnings", [])})
-    result.update({"reason": reason, "setup_parity_warnings": parity, "comparisons": comparisons,
-                   "reproduction": reproduction_rows(claim, newest, entries)})
+    result.update({"verdict": verdict, "reason": reason, "setup_parity_warnings": parity,
+                   "comparisons": comparisons, "reproduction": reproduction_rows(claim, newest, entries)})
     return result
 
 
