@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.schema import HardwareConfig
 
 REPO_DIR = Path(__file__).resolve().parents[1]
+CODE_PATHS = ("harness", "configs", "scripts", "pyproject.toml")
 TRACKED_PACKAGES = ("lm_eval", "transformers", "torch", "accelerate", "datasets", "hydra-core",
                     "tokenizers", "safetensors", "gguf", "vllm")
 
@@ -31,7 +32,8 @@ def _git(*args: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def versions() -> dict:
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # Only the code and configs that make a score count; results/ changes are not "dirty".
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     return {
         "harness": package_version("claim-harness"),
         "harness_git_sha": _git("rev-parse", "HEAD"),

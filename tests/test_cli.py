@@ -84,3 +84,14 @@ def test_list_shows_models_benchmarks_suites_and_shipped_tasks():
                             ("tasks", r"bbh_bigbench_mc\s+shipped, offline")]:
         out = subprocess.run([sys.executable, "-m", "harness.list", group], capture_output=True, text=True)
         assert out.returncode == 0 and re.search(expected, out.stdout), (group, out.stderr[-500:])
+
+
+def test_multirun_runs_one_job_per_model(tmp_path):
+    result = run_cli("-m", "model=tiny_random_llama", "benchmark=bbh_bigbench_mc,bbh_bigbench_mc_3shot",
+                     "limit=1", f"results_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/sweep")
+    assert result.returncode == 0, result.stderr[-2000:]
+    benches = sorted(p.parent.name for p in tmp_path.glob("records/*/*/*.json"))
+    assert benches == ["bbh_bigbench_mc", "bbh_bigbench_mc_3shot"]
+    three_shot = load_record(next(tmp_path.glob("records/*/bbh_bigbench_mc_3shot/*.json")))
+    assert three_shot["benchmark"]["num_fewshot"] == 3
+    assert set(three_shot["benchmark"]["n_shot"].values()) == {3}
