@@ -72,11 +72,12 @@ def test_unknown_claim_lists_the_valid_ones():
 def test_claim_1_gets_a_verdict_from_published_numbers_alone(tmp_path):
     verdict = verify(["llama31_405b_beats_gpt4o_claude35"], tmp_path, 200)[0]
     assert verdict["decided_by"].startswith("published vs published")
-    gpt4o = [c for c in verdict["comparisons"] if c["rival"] == "GPT-4o"][0]
+    published = [c for c in verdict["comparisons"] if c["evidence"].startswith("published")]
+    gpt4o = [c for c in published if c["rival"] == "GPT-4o"][0]
     rows = [r for r in gpt4o["rows"] if "difference" in r]
     assert len(rows) == 16
     assert sum(r["difference"] > 0 for r in rows) == 9 and sum(r["difference"] < 0 for r in rows) == 7
-    gsm8k = [r for r in [c for c in verdict["comparisons"] if c["rival"] == "Claude 3.5 Sonnet"][0]["rows"]
+    gsm8k = [r for r in [c for c in published if c["rival"] == "Claude 3.5 Sonnet"][0]["rows"]
              if r["benchmark"] == "GSM8K"][0]
     assert "different shots: 8 vs 0" in gsm8k["parity_warnings"]
     assert any("vendor's own number" in w for w in verdict["setup_parity_warnings"])
