@@ -1,5 +1,5 @@
 """The `harness` console script: `harness [run] overrides...`, `harness verify [claim=...]`,
-or `harness list <group>`."""
+`harness report`, or `harness list <group>`."""
 from __future__ import annotations
 
 import sys
@@ -10,10 +10,11 @@ def main() -> None:
     if args and args[0] == "list":
         from harness.list import main as list_main
         sys.exit(list_main(args[1:]))
-    if args and args[0] == "verify":
+    if args and args[0] in ("verify", "report"):
+        from harness.report import main as report_main
         from harness.verify import main as verify_main
         sys.argv = [sys.argv[0], *args[1:]]
-        verify_main()
+        (verify_main if args[0] == "verify" else report_main)()
         return
     if args and args[0] == "run":
         args = args[1:]
