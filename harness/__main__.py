@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness import CONFIG_DIR
 from harness.evaluate import BenchmarkError
+from harness.plan import describe
 from harness.run import RunSummary, run, score_table
 from harness.schema import ConfigError, parse_run_config
 
@@ -25,8 +26,10 @@ def run_info() -> dict:
 
 
 def report(summary: RunSummary) -> None:
-    if summary.written:
-        print(score_table(summary.written))
+    if summary.written or summary.skipped:
+        print(score_table(summary.written + summary.skipped))
+    print(f"{len(summary.written)} cells computed, {len(summary.skipped)} already done, "
+          f"{summary.model_loads} model loads", file=sys.stderr)
     for model, bench, message in summary.failures:
         print(f"FAILED {model}{' x ' + bench if bench else ''}: {message}", file=sys.stderr)
 
@@ -53,7 +56,11 @@ def run_hydra(cfg: DictConfig) -> None:
     # lm-eval logs every task build at INFO; its progress bars stay.
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     try:
-        summary = run(parse_run_config(cfg), run_info())
+        run_cfg = parse_run_config(cfg)
+        if run_cfg.dry_run:
+            print(describe(run_cfg))
+            return
+        summary = run(run_cfg, run_info())
     except (ConfigError, BenchmarkError) as error:
         sys.exit(f"error: {error}")
     report(summary)

@@ -382,12 +382,26 @@ def reproduction_rows(claim: Claim, newest: dict, entries) -> list[dict]:
 
 
 def judge_speed(claim: Claim, newest: dict) -> tuple[str, str]:
-    models = list(claim.speed.get("faster", [])) + [claim.speed.get("than")]
-    measured = [m for m in models if any(k[0] == m and r[1].get("throughput") for k, r in newest.items())]
-    if len(measured) < len(models):
-        return "not yet measured", "speed: records carry no throughput for " + ", ".join(
-            m for m in models if m not in measured)
-    return "inconclusive", "speed: throughput comparison not implemented"
+    """Each `faster` model against `than`, by items per second on the same benchmark and
+    hardware (one timed run per cell: no confidence interval)."""
+    slow = claim.speed.get("than")
+    ratios, missing = [], []
+    for fast in claim.speed.get("faster", []):
+        pairs = [(bench, newest[(fast, bench)][1], newest[(slow, bench)][1]) for (model, bench) in newest
+                 if model == fast and (slow, bench) in newest]
+        pairs = [(b, f, s) for b, f, s in pairs if f.get("throughput") and s.get("throughput")
+                 and f["hardware"]["config"] == s["hardware"]["config"]]
+        if not pairs:
+            missing.append(fast)
+        ratios += [(fast, b, f["throughput"]["items_per_second"] / s["throughput"]["items_per_second"])
+                   for b, f, s in pairs]
+    if missing:
+        return "not yet measured", (f"speed: no throughput on a shared benchmark and hardware for "
+                                    f"{', '.join(missing)} and {slow}")
+    text = "speed: " + "; ".join(f"{m} {r:.2f}x {slow} on {b}" for m, b, r in ratios) + " (items/s, one run each)"
+    if all(r > 1 for _, _, r in ratios):
+        return "supported", text
+    return ("refuted" if all(r < 1 for _, _, r in ratios) else "inconclusive"), text
 
 
 # ---------------------------------------------------------------- the verdict

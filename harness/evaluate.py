@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness.models import LoadedModel
-from harness.schema import BenchmarkConfig
+from harness.schema import BenchmarkConfig, ModelConfig
 
 TASKS_DIR = Path(__file__).parent / "tasks"
 
@@ -30,6 +30,8 @@ class CellOutput:
     started_at: str
     finished_at: str
     wall_seconds: float
+    throughput: dict         # items and tokens per second over the whole lm-eval call
+    memory: dict             # peak process RSS and peak GPU memory, MB
 
 
 @lru_cache(maxsize=1)
@@ -53,30 +55,65 @@ def task_yaml_path(task: str) -> Path | None:
     return Path(entry.yaml_path) if entry is not None and entry.yaml_path else None
 
 
-def chat_template_for(loaded: LoadedModel, bench: BenchmarkConfig) -> bool:
+def chat_template_for(model: ModelConfig, bench: BenchmarkConfig) -> bool:
     """The benchmark's setting decides (published settings fix it); else the model's."""
     if bench.apply_chat_template is not None:
         return bench.apply_chat_template
-    return loaded.config.apply_chat_template
+    return model.apply_chat_template
 
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def count_tokens(lm, samples: dict) -> int:
+    """Tokens the model read or wrote: every request's context and continuation (or
+    generated text), encoded by the model's own tokenizer."""
+    total = 0
+    for task_samples in samples.values():
+        for sample in task_samples:
+            responses = sample.get("filtered_resps") or []
+            for index, argument in enumerate(sample.get("arguments", [])):
+                text = "".join(a for a in argument if isinstance(a, str)) if isinstance(argument, (list, tuple)) else ""
+                if isinstance(responses, list) and index < len(responses) and isinstance(responses[index], str):
+                    text += responses[index]
+                total += len(lm.tok_encode(text)) if text else 0
+    return total
+
+
+def peak_memory() -> dict:
+    import resource
+
+    import torch
+
+    gpu = torch.cuda.max_memory_allocated() / 2 ** 20 if torch.cuda.is_available() else None
+    return {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_gpu_allocated_mb": round(gpu, 1) if gpu is not None else None,
+            "note": "RSS is the process peak so far (all cells of this job)"}
+
+
 def run_benchmark(loaded: LoadedModel, name: str, bench: BenchmarkConfig, limit: int | None,
-                  seed: int, bootstrap_iters: int) -> CellOutput:
+                  seed: int, bootstrap_iters: int, request_cache: str | None = None) -> CellOutput:
+    """Run one benchmark setting on a loaded model. `request_cache` is a path prefix for
+    lm-eval's request cache; the caller keys it by model fingerprint (lm-eval's own key
+    ignores the model)."""
     from lm_eval import simple_evaluate
 
     check_tasks_exist(name, bench)
-    chat = chat_template_for(loaded, bench)
+    chat = chat_template_for(loaded.config, bench)
     started, clock = now_utc(), time.time()
     output = simple_evaluate(
         model=loaded.lm, tasks=list(bench.tasks), num_fewshot=bench.num_fewshot, limit=limit,
         task_manager=task_manager(), log_samples=True, apply_chat_template=chat,
         fewshot_as_multiturn=bench.fewshot_as_multiturn and chat, gen_kwargs=bench.gen_kwargs,
         random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
-        bootstrap_iters=bootstrap_iters, confirm_run_unsafe_code=bench.confirm_run_unsafe_code)
+        bootstrap_iters=bootstrap_iters, confirm_run_unsafe_code=bench.confirm_run_unsafe_code,
+        use_cache=request_cache)
+    wall = time.time() - clock
     samples = output.pop("samples")
+    items, tokens = sum(len(v) for v in samples.values()), count_tokens(loaded.lm, samples)
+    throughput = {"items": items, "tokens": tokens, "items_per_second": round(items / wall, 3),
+                  "tokens_per_second": round(tokens / wall, 1), "request_cache": request_cache is not None}
     return CellOutput(lm_eval=output, samples=samples, chat_template_applied=chat, started_at=started,
-                      finished_at=now_utc(), wall_seconds=round(time.time() - clock, 3))
+                      finished_at=now_utc(), wall_seconds=round(wall, 3), throughput=throughput,
+                      memory=peak_memory())

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from harness.hashing import sha256_file, sha256_text
+from harness.hashing import sha256_file, sha256_json, sha256_text
 from harness.schema import HardwareConfig, ModelConfig
 
 DEFAULT_CACHE = Path.home() / ".cache" / "claim-harness"
@@ -172,33 +172,49 @@ def wrap_hflm(model, tokenizer, cfg: ModelConfig, hardware: HardwareConfig):
                 device=hardware.device, trust_remote_code=cfg.trust_remote_code)
 
 
+def lm_eval_model_args(cfg: ModelConfig, hardware: HardwareConfig) -> tuple[str, dict]:
+    """lm-eval model name and arguments for a hub/local model passed by name (what the
+    equivalent `lm_eval --model ... --model_args ...` call would use)."""
+    source = cfg.source
+    common = {"pretrained": source.hub_id or source.path, "dtype": cfg.dtype,
+              "batch_size": cfg.batch_size, "max_length": cfg.max_length,
+              "trust_remote_code": cfg.trust_remote_code}
+    if source.kind == "hub":
+        common["revision"] = source.revision or "main"
+    if cfg.backend == "vllm":
+        extra = {"tensor_parallel_size": cfg.tensor_parallel_size,
+                 "pipeline_parallel_size": cfg.pipeline_parallel_size,
+                 "gpu_memory_utilization": cfg.gpu_memory_utilization,
+                 "distributed_executor_backend": cfg.vllm_executor}
+        return "vllm", {k: v for k, v in {**common, **extra}.items() if v is not None}
+    extra = {"max_batch_size": cfg.max_batch_size, "parallelize": cfg.parallelize,
+             "device": None if cfg.parallelize else hardware.device}
+    return "hf", {k: v for k, v in {**common, **extra}.items() if v is not None}
+
+
 def hub_hflm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
     """Hub models go to HFLM by repo id: a preloaded model would disable `parallelize`."""
-    source = cfg.source
+    _, args = lm_eval_model_args(cfg, hardware)
     try:
-        return hflm_class(cfg)(pretrained=source.hub_id, revision=source.revision or "main", dtype=cfg.dtype,
-                    batch_size=cfg.batch_size, max_batch_size=cfg.max_batch_size,
-                    max_length=cfg.max_length, parallelize=cfg.parallelize,
-                    device=None if cfg.parallelize else hardware.device,
-                    trust_remote_code=cfg.trust_remote_code)
+        return hflm_class(cfg)(**args)
     except (OSError, ValueError) as error:
         offline = os.environ.get("HF_HUB_OFFLINE", "0")
         raise ModelLoadError(
-            f"model '{name}': cannot load {source.hub_id}@{source.revision} from the Hugging Face Hub "
+            f"model '{name}': cannot load {cfg.source.hub_id}@{cfg.source.revision} from the Hugging Face Hub "
             f"(HF_HUB_OFFLINE={offline}; {type(error).__name__}). Download it where the hub is "
             f"reachable and copy the HF cache, or use source.kind=local") from error
 
 
-def vllm_lm(name: str, cfg: ModelConfig):
+def vllm_lm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
     try:
         from lm_eval.models.vllm_causallms import VLLM
     except ImportError as error:
         raise ModelLoadError(f"model '{name}' uses backend=vllm: pip install -e '.[vllm]'") from error
-    source = cfg.source
-    return VLLM(pretrained=source.hub_id or source.path, revision=source.revision, dtype=cfg.dtype,
-                tensor_parallel_size=cfg.tensor_parallel_size, batch_size=cfg.batch_size,
-                gpu_memory_utilization=cfg.gpu_memory_utilization, max_length=cfg.max_length,
-                trust_remote_code=cfg.trust_remote_code)
+    _, args = lm_eval_model_args(cfg, hardware)
+    try:
+        return VLLM(**args)
+    except ModuleNotFoundError as error:
+        raise ModelLoadError(f"model '{name}' uses backend=vllm: pip install -e '.[vllm]' ({error})") from error
 
 
 def tokenizer_facts(tokenizer) -> dict:
@@ -208,24 +224,44 @@ def tokenizer_facts(tokenizer) -> dict:
             "vocab_size": len(tokenizer)}
 
 
-def load_model(name: str, cfg: ModelConfig, hardware: HardwareConfig,
-               cache_dir: str | None = None) -> LoadedModel:
+def cache_root_for(cache_dir: str | None) -> Path:
+    return Path(cache_dir or os.environ.get("HARNESS_CACHE", DEFAULT_CACHE)).expanduser()
+
+
+def source_fingerprint(name: str, cfg: ModelConfig, cache_dir: str | None = None) -> dict:
+    """Which weights a config names, known before loading them: GGUF or weight-file sha256,
+    hub id@revision, or the recipe of a random model. Cell keys are built on it, so a
+    finished cell is recognised without loading its model."""
+    source = cfg.source
+    if source.kind == "gguf_package":
+        return {"kind": "gguf_sha256", "value": sha256_file(locate_packaged_gguf(name, cfg, cache_root_for(cache_dir)))}
+    if source.kind == "local":
+        directory = Path(source.path).expanduser()
+        if not (directory / "config.json").is_file():
+            raise ModelLoadError(f"model '{name}': {directory} has no config.json; "
+                                 f"source.path must be a saved transformers model directory")
+        return {"kind": "weights_sha256", "value": local_weights_sha256(directory)}
+    if source.kind == "random_init":
+        return {"kind": "random_init", "value": sha256_json({"config": source.random_config, "seed": source.seed})}
+    return {"kind": "hub_revision", "value": f"{source.hub_id}@{source.revision or 'main'}"}
+
+
+def load_model(name: str, cfg: ModelConfig, hardware: HardwareConfig, cache_dir: str | None = None,
+               fingerprint: dict | None = None) -> LoadedModel:
     started = time.time()
-    cache_root = Path(cache_dir or os.environ.get("HARNESS_CACHE", DEFAULT_CACHE)).expanduser()
+    cache_root = cache_root_for(cache_dir)
     if hardware.torch_threads:
         torch.set_num_threads(hardware.torch_threads)
-    kind = cfg.source.kind
-    info: dict = {"source_kind": kind}
+    fingerprint = fingerprint or source_fingerprint(name, cfg, cache_dir)
+    info: dict = {"source_kind": cfg.source.kind}
     if cfg.backend == "vllm":
-        lm = vllm_lm(name, cfg)
-        fingerprint = {"kind": "hub_revision", "value": f"{cfg.source.hub_id}@{cfg.source.revision}"}
-    elif kind == "hub":
+        lm = vllm_lm(name, cfg, hardware)
+    elif cfg.source.kind == "hub":
         lm = hub_hflm(name, cfg, hardware)
-        commit = getattr(lm.model.config, "_commit_hash", None) or cfg.source.revision
-        fingerprint = {"kind": "hub_revision", "value": f"{cfg.source.hub_id}@{commit}"}
+        info["resolved_revision"] = getattr(lm.model.config, "_commit_hash", None)
         info.update(tokenizer_facts(lm.tokenizer))
     else:
-        model, tokenizer, fingerprint = _load_weights(name, cfg, cache_root, info)
+        model, tokenizer = _load_weights(name, cfg, cache_root, fingerprint, info)
         info.update(tokenizer_facts(tokenizer))
         lm = wrap_hflm(model, tokenizer, cfg, hardware)
     info["num_parameters"] = _num_parameters(lm)
@@ -233,24 +269,18 @@ def load_model(name: str, cfg: ModelConfig, hardware: HardwareConfig,
     return LoadedModel(name=name, config=cfg, lm=lm, fingerprint=fingerprint, info=info)
 
 
-def _load_weights(name: str, cfg: ModelConfig, cache_root: Path, info: dict):
+def _load_weights(name: str, cfg: ModelConfig, cache_root: Path, fingerprint: dict, info: dict):
     kind = cfg.source.kind
     if kind == "gguf_package":
         gguf = locate_packaged_gguf(name, cfg, cache_root)
-        gguf_sha = sha256_file(gguf)
-        directory = dequantized_dir(name, gguf, gguf_sha, cache_root)
+        directory = dequantized_dir(name, gguf, fingerprint["value"], cache_root)
         info.update({"gguf_file": str(gguf), "dequantized_cache": str(directory)})
-        model, tokenizer = load_transformers(name, str(directory), cfg)
-        return model, tokenizer, {"kind": "gguf_sha256", "value": gguf_sha}
+        return load_transformers(name, str(directory), cfg)
     if kind == "local":
-        directory = Path(cfg.source.path).expanduser()
-        if not (directory / "config.json").is_file():
-            raise ModelLoadError(f"model '{name}': {directory} has no config.json; "
-                                 f"source.path must be a saved transformers model directory")
-        model, tokenizer = load_transformers(name, str(directory), cfg)
-        return model, tokenizer, {"kind": "weights_sha256", "value": local_weights_sha256(directory)}
+        return load_transformers(name, str(Path(cfg.source.path).expanduser()), cfg)
     model, tokenizer = random_llama(cfg)
-    return model, tokenizer, {"kind": "weights_sha256", "value": weights_sha256(model)}
+    info["weights_sha256"] = weights_sha256(model)
+    return model, tokenizer
 
 
 def _num_parameters(lm) -> int | None:

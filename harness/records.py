@@ -21,7 +21,7 @@ from harness import atomic
 from harness.hashing import sha256_json
 from harness.schema import BenchmarkConfig, ModelConfig, to_dict
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"   # 1.1 added throughput and memory
 RECORD_KIND = "claim-harness/score-record"
 REQUIRED = {"schema_version": str, "kind": str, "cell": dict, "model": dict, "benchmark": dict,
             "scores": dict, "n_samples": dict, "datasets": dict, "task_config_sha256": dict,
@@ -155,6 +155,8 @@ def build_record(*, key: str, model_name: str, model: ModelConfig, fingerprint: 
         "versions": versions,
         "timing": {"started_at": cell.started_at, "finished_at": cell.finished_at,
                    "wall_seconds": cell.wall_seconds, "model_load_seconds": model_info.get("load_seconds")},
+        "throughput": cell.throughput,
+        "memory": cell.memory,
         "run": run,
         "lm_eval": out,
         "items": {},

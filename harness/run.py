@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import evaluate, records
-from harness.models import ModelLoadError, load_model, release
+from harness.models import ModelLoadError, cache_root_for, load_model, release, source_fingerprint
 from harness.provenance import hardware_facts, versions
 from harness.schema import BenchmarkConfig, ConfigError, RunConfig
 
@@ -20,7 +20,19 @@ from harness.schema import BenchmarkConfig, ConfigError, RunConfig
 @dataclass
 class RunSummary:
     written: list = field(default_factory=list)    # record paths
+    skipped: list = field(default_factory=list)    # record paths of cells already done
     failures: list = field(default_factory=list)   # (model, benchmark or None, message)
+    model_loads: int = 0
+
+
+@dataclass
+class Cell:
+    model: str
+    benchmark: str
+    bench: BenchmarkConfig
+    limit: int | None
+    key: str
+    path: Path
 
 
 def log(message: str) -> None:
@@ -47,22 +59,84 @@ def benchmark_files(bench: BenchmarkConfig) -> dict:
     return files
 
 
-def run_cell(loaded, bench_name: str, bench: BenchmarkConfig, cfg: RunConfig, run_info: dict) -> Path:
-    limit = cfg.limit if cfg.limit is not None else bench.limit
-    chat = evaluate.chat_template_for(loaded, bench)
-    key = records.cell_key(loaded.fingerprint, loaded.config, bench, limit, cfg.seed, chat,
-                           benchmark_files(bench), versions().get("lm_eval"))
-    log(f"{loaded.name} x {bench_name}: evaluating (limit={limit})")
-    cell = evaluate.run_benchmark(loaded, bench_name, bench, limit, cfg.seed, cfg.bootstrap_iters)
+def plan_cells(model_name: str, fingerprint: dict, cfg: RunConfig) -> list[Cell]:
+    """Every cell of one model with its content-addressed key and record path."""
+    model = cfg.model[model_name]
+    cells = []
+    for bench_name, bench in cfg.benchmark.items():
+        limit = cfg.limit if cfg.limit is not None else bench.limit
+        chat = evaluate.chat_template_for(model, bench)
+        key = records.cell_key(fingerprint, model, bench, limit, cfg.seed, chat, benchmark_files(bench),
+                               versions().get("lm_eval"))
+        path, _ = records.record_paths(Path(cfg.results_dir), model_name, bench_name, key)
+        cells.append(Cell(model_name, bench_name, bench, limit, key, path))
+    return cells
+
+
+def is_done(cell: Cell) -> bool:
+    """A cell is done when its record and per-item file read back intact."""
+    try:
+        records.load_items(cell.path)
+        return True
+    except records.RecordError:
+        return False
+
+
+def run_cell(loaded, cell: Cell, cfg: RunConfig, run_info: dict) -> Path:
+    log(f"{loaded.name} x {cell.benchmark}: evaluating (limit={cell.limit})")
+    request_cache = None
+    if cfg.request_cache:  # one cache file per model: lm-eval's own key ignores the model
+        cache = cache_root_for(cfg.cache_dir) / "requests" / loaded.fingerprint["value"][:32]
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        request_cache = str(cache)
+    out = evaluate.run_benchmark(loaded, cell.benchmark, cell.bench, cell.limit, cfg.seed, cfg.bootstrap_iters,
+                                 request_cache)
     datasets = {task: records.dataset_fingerprint(samples, records.shipped_task_files(
-        evaluate.task_yaml_path(task), task)) for task, samples in cell.samples.items()}
+        evaluate.task_yaml_path(task), task)) for task, samples in out.samples.items()}
     record = records.build_record(
-        key=key, model_name=loaded.name, model=loaded.config, fingerprint=loaded.fingerprint,
-        model_info=loaded.info, bench_name=bench_name, bench=bench, limit=limit, seed=cfg.seed,
-        cell=cell, datasets=datasets, hardware=hardware_facts(cfg.hardware), versions=versions(),
+        key=cell.key, model_name=loaded.name, model=loaded.config, fingerprint=loaded.fingerprint,
+        model_info=loaded.info, bench_name=cell.benchmark, bench=cell.bench, limit=cell.limit, seed=cfg.seed,
+        cell=out, datasets=datasets, hardware=hardware_facts(cfg.hardware), versions=versions(),
         run=run_info)
-    items = records.build_items(cell.samples, cell.lm_eval, bench.primary_metric)
+    items = records.build_items(out.samples, out.lm_eval, cell.bench.primary_metric)
     return records.write_record(Path(cfg.results_dir), record, items)
+
+
+def run_model(model_name: str, cfg: RunConfig, run_info: dict, summary: RunSummary) -> None:
+    """Load one model once, only if it has unfinished cells, and run them."""
+    model_cfg = cfg.model[model_name]
+    try:
+        fingerprint = source_fingerprint(model_name, model_cfg, cfg.cache_dir)
+    except ModelLoadError as error:
+        log(f"error: {error}")
+        summary.failures.append((model_name, None, str(error)))
+        return
+    cells = plan_cells(model_name, fingerprint, cfg)
+    todo = cells if cfg.force else [c for c in cells if not is_done(c)]
+    summary.skipped += [c.path for c in cells if c not in todo]
+    if len(todo) < len(cells):
+        log(f"{model_name}: {len(cells) - len(todo)} of {len(cells)} cells already done, skipped (force=true recomputes)")
+    if not todo:
+        return
+    log(f"loading {model_name}")
+    try:
+        loaded = load_model(model_name, model_cfg, cfg.hardware, cfg.cache_dir, fingerprint)
+    except ModelLoadError as error:
+        log(f"error: {error}")
+        summary.failures.append((model_name, None, str(error)))
+        return
+    summary.model_loads += 1
+    log(f"{model_name} loaded in {loaded.info['load_seconds']:.1f}s ({fingerprint['kind']} {fingerprint['value'][:16]})")
+    for cell in todo:
+        try:
+            path = run_cell(loaded, cell, cfg, run_info)
+        except (evaluate.BenchmarkError, records.RecordError) as error:
+            log(f"error: {error}")
+            summary.failures.append((model_name, cell.benchmark, str(error)))
+            continue
+        summary.written.append(path)
+        log(f"wrote {path}")
+    release(loaded)
 
 
 def run(cfg: RunConfig, run_info: dict) -> RunSummary:
@@ -71,26 +145,8 @@ def run(cfg: RunConfig, run_info: dict) -> RunSummary:
     for name, bench in cfg.benchmark.items():
         evaluate.check_tasks_exist(name, bench)   # fail before any model loads
     summary = RunSummary()
-    for model_name, model_cfg in cfg.model.items():
-        log(f"loading {model_name}")
-        try:
-            loaded = load_model(model_name, model_cfg, cfg.hardware, cfg.cache_dir)
-        except ModelLoadError as error:
-            log(f"error: {error}")
-            summary.failures.append((model_name, None, str(error)))
-            continue
-        log(f"{model_name} loaded in {loaded.info['load_seconds']:.1f}s ({loaded.fingerprint['kind']} "
-            f"{loaded.fingerprint['value'][:16]})")
-        for bench_name, bench in cfg.benchmark.items():
-            try:
-                path = run_cell(loaded, bench_name, bench, cfg, run_info)
-            except (evaluate.BenchmarkError, records.RecordError) as error:
-                log(f"error: {error}")
-                summary.failures.append((model_name, bench_name, str(error)))
-                continue
-            summary.written.append(path)
-            log(f"wrote {path}")
-        release(loaded)
+    for model_name in cfg.model:
+        run_model(model_name, cfg, run_info, summary)
     return summary
 
 

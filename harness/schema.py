@@ -59,6 +59,7 @@ class ModelConfig:
     tensor_parallel_size: int = 1         # vllm
     pipeline_parallel_size: int = 1       # vllm
     gpu_memory_utilization: float = 0.9   # vllm
+    vllm_executor: Optional[str] = None   # vllm: "ray" to span several nodes (pipeline parallel)
 
 
 @dataclass
@@ -111,6 +112,9 @@ class RunConfig:
     seed: int = 1234
     bootstrap_iters: int = 1000
     cache_dir: Optional[str] = None       # GGUF dequant cache; None = ~/.cache/claim-harness
+    force: bool = False                   # recompute cells that already have a record
+    dry_run: bool = False                 # print what each cell would run; load nothing
+    request_cache: bool = False           # lm-eval request cache, one file per model fingerprint
 
 
 def _allowed(cls) -> str:
