@@ -24,7 +24,8 @@ def test_record_carries_full_provenance(tiny_run):
     record = load_record(written[0])
     assert record["cell"] == {"model": "tiny_random_llama", "benchmark": "bbh_bigbench_mc",
                               "key": record["cell"]["key"]}
-    assert record["model"]["fingerprint"]["kind"] == "weights_sha256"
+    assert record["model"]["fingerprint"]["kind"] == "random_init"
+    assert len(record["model"]["weights_sha256"]) == 64
     assert record["model"]["dtype"] == "float32" and record["model"]["batch_size"] == 32
     assert record["benchmark"]["num_fewshot"] == 0 and record["benchmark"]["limit"] == 3
     assert record["seeds"]["fewshot_seed"] == 1234
@@ -96,13 +97,14 @@ def test_iter_records_reports_a_corrupt_file_and_goes_on(tiny_run, tmp_path):
     assert isinstance(found[bad], RecordError) and isinstance(found[good], dict)
 
 
-def test_rerunning_a_cell_lands_on_the_same_file(tiny_run):
+def test_recomputing_a_cell_lands_on_the_same_file(tiny_run):
     from harness.run import run
     from harness.schema import parse_run_config
     from conftest import compose_run
 
     results, written = tiny_run
-    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "limit=3", f"results_dir={results}"))
+    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "limit=3", f"results_dir={results}",
+                                       "force=true"))
     again = run(cfg, {"id": "again"})
     assert again.written == written
     assert json.loads(written[0].read_text())["run"]["id"] == "again"
