@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -11,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness import CONFIG_DIR
 from harness.evaluate import BenchmarkError
+from harness.localdata import DataError
 from harness.plan import describe
 from harness.run import RunSummary, run, score_table
 from harness.schema import ConfigError, parse_run_config
@@ -37,6 +39,18 @@ def report(summary: RunSummary) -> None:
 GROUPS = ("model", "benchmark", "suite", "hardware")
 
 
+def config_dirs(overrides: list[str]) -> list[Path]:
+    """configs/ plus directories added with hydra.searchpath=[file:///...] (your own
+    model or benchmark files outside the checkout)."""
+    dirs = [CONFIG_DIR]
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key == "hydra.searchpath":
+            dirs += [Path(item.strip().removeprefix("file://")) for item in value.strip("[]").split(",")
+                     if item.strip().startswith("file://")]
+    return dirs
+
+
 def unknown_choice(overrides: list[str]) -> str | None:
     """Hydra reports an unknown option inside a list (model=[a,b]) without the valid
     names; check group choices first so every such error lists them."""
@@ -44,7 +58,7 @@ def unknown_choice(overrides: list[str]) -> str | None:
         group, _, value = override.lstrip("+~").partition("=")
         if group not in GROUPS or not value:
             continue
-        valid = sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
+        valid = sorted({path.stem for root in config_dirs(overrides) for path in (root / group).glob("*.yaml")})
         for name in value.strip("[]").split(","):
             if name.strip() and name.strip() not in valid:
                 return f"unknown {group} '{name.strip()}' (valid: {', '.join(valid)})"
@@ -61,7 +75,7 @@ def run_hydra(cfg: DictConfig) -> None:
             print(describe(run_cfg))
             return
         summary = run(run_cfg, run_info())
-    except (ConfigError, BenchmarkError) as error:
+    except (ConfigError, BenchmarkError, DataError) as error:
         sys.exit(f"error: {error}")
     report(summary)
     if summary.failures:

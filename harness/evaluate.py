@@ -6,12 +6,14 @@ model once and calls `run_benchmark` for every benchmark of the run.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
+from harness import localdata
 from harness.models import LoadedModel
 from harness.schema import BenchmarkConfig, ModelConfig
 
@@ -43,6 +45,8 @@ def task_manager():
 
 
 def check_tasks_exist(name: str, bench: BenchmarkConfig) -> None:
+    if bench.local_data is not None:
+        return
     known = set(task_manager().all_tasks)
     missing = [task for task in bench.tasks if task not in known]
     if missing:
@@ -53,6 +57,34 @@ def check_tasks_exist(name: str, bench: BenchmarkConfig) -> None:
 def task_yaml_path(task: str) -> Path | None:
     entry = task_manager().task_index.get(task)
     return Path(entry.yaml_path) if entry is not None and entry.yaml_path else None
+
+
+def task_specs(name: str, bench: BenchmarkConfig) -> list:
+    """What lm-eval is asked to run: task names, or task configs over local files."""
+    where = f"benchmark '{name}'"
+    if bench.local_data is not None:
+        return [localdata.task_config(name, bench.local_data, localdata.validate(bench.local_data, where))]
+    if bench.dataset_dir:
+        return [localdata.redirected_config(task, task_yaml_path(task), bench.dataset_dir, where)
+                for task in bench.tasks]
+    return list(bench.tasks)
+
+
+def data_files(name: str, bench: BenchmarkConfig) -> dict:
+    """sha256 of the files a benchmark reads from disk: shipped task data (SOURCE.json),
+    local_data files, or a redirected dataset_dir. Empty for hub datasets."""
+    if bench.local_data is not None:
+        return localdata.file_fingerprints(localdata.validate(bench.local_data, f"benchmark '{name}'"))
+    if bench.dataset_dir:
+        root = Path(bench.dataset_dir).expanduser()
+        return localdata.file_fingerprints({p.stem: p for p in sorted(root.glob("*")) if p.suffix in localdata.FORMATS})
+    files = {}
+    for task in bench.tasks:
+        yaml_path = task_yaml_path(task)
+        source = yaml_path.parent / "SOURCE.json" if yaml_path else None
+        if source and source.is_file():
+            files.update({k: v["sha256"] for k, v in json.loads(source.read_text())["files"].items()})
+    return files
 
 
 def chat_template_for(model: ModelConfig, bench: BenchmarkConfig) -> bool:
@@ -103,7 +135,7 @@ def run_benchmark(loaded: LoadedModel, name: str, bench: BenchmarkConfig, limit:
     chat = chat_template_for(loaded.config, bench)
     started, clock = now_utc(), time.time()
     output = simple_evaluate(
-        model=loaded.lm, tasks=list(bench.tasks), num_fewshot=bench.num_fewshot, limit=limit,
+        model=loaded.lm, tasks=task_specs(name, bench), num_fewshot=bench.num_fewshot, limit=limit,
         task_manager=task_manager(), log_samples=True, apply_chat_template=chat,
         fewshot_as_multiturn=bench.fewshot_as_multiturn and chat, gen_kwargs=bench.gen_kwargs,
         random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,

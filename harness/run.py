@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import evaluate, records
+from harness.localdata import DataError
 from harness.models import ModelLoadError, cache_root_for, load_model, release, source_fingerprint
 from harness.provenance import hardware_facts, versions
 from harness.schema import BenchmarkConfig, ConfigError, RunConfig
@@ -48,17 +49,6 @@ def check_results_dir(results_dir: Path) -> None:
         raise ConfigError(f"results_dir '{results_dir}' is not writable; choose another with results_dir=...")
 
 
-def benchmark_files(bench: BenchmarkConfig) -> dict:
-    """sha256 of the shipped data files behind a benchmark's tasks (empty for hub tasks)."""
-    files = {}
-    for task in bench.tasks:
-        yaml_path = evaluate.task_yaml_path(task)
-        source = yaml_path.parent / "SOURCE.json" if yaml_path else None
-        if source and source.is_file():
-            files.update({k: v["sha256"] for k, v in json.loads(source.read_text())["files"].items()})
-    return files
-
-
 def plan_cells(model_name: str, fingerprint: dict, cfg: RunConfig) -> list[Cell]:
     """Every cell of one model with its content-addressed key and record path."""
     model = cfg.model[model_name]
@@ -66,7 +56,7 @@ def plan_cells(model_name: str, fingerprint: dict, cfg: RunConfig) -> list[Cell]
     for bench_name, bench in cfg.benchmark.items():
         limit = cfg.limit if cfg.limit is not None else bench.limit
         chat = evaluate.chat_template_for(model, bench)
-        key = records.cell_key(fingerprint, model, bench, limit, cfg.seed, chat, benchmark_files(bench),
+        key = records.cell_key(fingerprint, model, bench, limit, cfg.seed, chat, evaluate.data_files(bench_name, bench),
                                versions().get("lm_eval"))
         path, _ = records.record_paths(Path(cfg.results_dir), model_name, bench_name, key)
         cells.append(Cell(model_name, bench_name, bench, limit, key, path))
@@ -91,8 +81,10 @@ def run_cell(loaded, cell: Cell, cfg: RunConfig, run_info: dict) -> Path:
         request_cache = str(cache)
     out = evaluate.run_benchmark(loaded, cell.benchmark, cell.bench, cell.limit, cfg.seed, cfg.bootstrap_iters,
                                  request_cache)
-    datasets = {task: records.dataset_fingerprint(samples, records.shipped_task_files(
-        evaluate.task_yaml_path(task), task)) for task, samples in out.samples.items()}
+    local = cell.bench.local_data is not None or cell.bench.dataset_dir is not None
+    datasets = {task: records.dataset_fingerprint(samples, evaluate.data_files(cell.benchmark, cell.bench) if local
+                                                  else records.shipped_task_files(evaluate.task_yaml_path(task), task))
+                for task, samples in out.samples.items()}
     record = records.build_record(
         key=cell.key, model_name=loaded.name, model=loaded.config, fingerprint=loaded.fingerprint,
         model_info=loaded.info, bench_name=cell.benchmark, bench=cell.bench, limit=cell.limit, seed=cfg.seed,
@@ -130,7 +122,7 @@ def run_model(model_name: str, cfg: RunConfig, run_info: dict, summary: RunSumma
     for cell in todo:
         try:
             path = run_cell(loaded, cell, cfg, run_info)
-        except (evaluate.BenchmarkError, records.RecordError) as error:
+        except (evaluate.BenchmarkError, records.RecordError, DataError) as error:
             log(f"error: {error}")
             summary.failures.append((model_name, cell.benchmark, str(error)))
             continue
@@ -142,8 +134,9 @@ def run_model(model_name: str, cfg: RunConfig, run_info: dict, summary: RunSumma
 def run(cfg: RunConfig, run_info: dict) -> RunSummary:
     results_dir = Path(cfg.results_dir)
     check_results_dir(results_dir)
-    for name, bench in cfg.benchmark.items():
-        evaluate.check_tasks_exist(name, bench)   # fail before any model loads
+    for name, bench in cfg.benchmark.items():  # fail before any model loads
+        evaluate.check_tasks_exist(name, bench)
+        evaluate.data_files(name, bench)          # reads and checks local data
     summary = RunSummary()
     for model_name in cfg.model:
         run_model(model_name, cfg, run_info, summary)

@@ -77,6 +77,8 @@ class BenchmarkConfig:
     limit: Optional[int] = None                 # items per task; None = all
     offline: bool = False                       # data ships with the project
     confirm_run_unsafe_code: bool = False
+    local_data: Optional[dict] = None           # your own files: see harness/localdata.py
+    dataset_dir: Optional[str] = None           # run the hub task on a local copy of its data
     notes: str = ""
 
 
@@ -181,6 +183,10 @@ def validate_model(name: str, model: ModelConfig) -> ModelConfig:
 
 def validate_benchmark(name: str, bench: BenchmarkConfig) -> BenchmarkConfig:
     where = f"benchmark.{name}"
+    if bench.local_data is not None:
+        from harness.localdata import LocalData
+        bench.local_data = build(LocalData, bench.local_data, f"{where}.local_data")
+        bench.tasks = bench.tasks or [name]
     if not bench.tasks:
         raise ConfigError(f"{where}.tasks: list at least one lm-eval task")
     if bench.limit is not None and bench.limit <= 0:

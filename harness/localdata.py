@@ -1,0 +1,206 @@
+"""Benchmarks from local files, and hub tasks redirected to a local copy of their data.
+
+A benchmark config with `local_data:` names a JSONL, CSV or Parquet file (or a directory
+of them, one file per split: test.jsonl, train.csv, ...) and which fields hold the
+question, choices and answer (or prompt and target). The data is checked here, row by
+row, so a bad file fails with its path, row and field; lm-eval then loads the same files
+with its own local-file loading (`dataset_path: json|csv|parquet` + `data_files`).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from harness.hashing import sha256_file
+
+FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+OUTPUT_TYPES = ("multiple_choice", "generate_until")
+
+
+class DataError(ValueError):
+    """Local benchmark data that cannot be used; names file, row and field."""
+
+
+@dataclass
+class LocalData:
+    path: str = ""                          # a file, or a directory with one file per split
+    test_split: str = "test"                # split scored (a single file is this split)
+    fewshot_split: Optional[str] = None     # split the few-shot examples come from
+    output_type: str = "multiple_choice"    # multiple_choice | generate_until
+    id_field: Optional[str] = None          # unique per row, checked when given
+    question_field: str = "question"        # multiple_choice: the question
+    context_field: Optional[str] = None     # optional passage shown before the question
+    choices_field: Any = "choices"          # a list column, or a list of column names
+    answer_field: str = "answer"            # index into the choices, or the choice text
+    prompt_field: str = "prompt"            # generate_until: the prompt
+    target_field: str = "target"            # generate_until: the expected answer
+    prompt_template: Optional[str] = None   # Jinja over the fields; default "{context}\n{question}\nAnswer:"
+    answer_regex: Optional[str] = None      # generate_until: extract the answer, e.g. "#### (-?[0-9.,]+)"
+    target_delimiter: str = " "             # between prompt and choice/target (lm-eval's default)
+    stop: list = field(default_factory=lambda: ["\n\n"])
+    max_gen_toks: int = 64
+
+
+def split_files(data: LocalData, where: str) -> dict[str, Path]:
+    root = Path(data.path).expanduser()
+    if root.is_file():
+        return {data.test_split: root}
+    if not root.is_dir():
+        raise DataError(f"{where}: local_data.path {root} does not exist")
+    files = {p.stem: p for p in sorted(root.iterdir()) if p.suffix in FORMATS}
+    if data.test_split not in files:
+        raise DataError(f"{where}: {root} has no '{data.test_split}' file (found: {', '.join(files) or 'none'}; "
+                        f"name files <split>.jsonl|.csv|.parquet)")
+    wanted = [s for s in (data.test_split, data.fewshot_split) if s]
+    missing = [s for s in wanted if s not in files]
+    if missing:
+        raise DataError(f"{where}: {root} has no '{missing[0]}' split for few-shot examples")
+    return {s: files[s] for s in wanted}
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a JSONL, CSV or Parquet file; an unreadable file names itself."""
+    kind = FORMATS.get(path.suffix)
+    try:
+        if kind == "json":
+            rows = []
+            for number, line in enumerate(path.read_text().splitlines(), start=1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as error:
+                        raise DataError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+            return rows
+        if kind == "csv":
+            with open(path, newline="") as handle:
+                return list(csv.DictReader(handle))
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+            return pq.read_table(path).to_pylist()
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: cannot read ({error})") from None
+    raise DataError(f"{path}: unsupported file type '{path.suffix}' (use .jsonl, .csv or .parquet)")
+
+
+def choices_of(row: dict, data: LocalData):
+    if isinstance(data.choices_field, list):
+        return [row.get(column) for column in data.choices_field]
+    value = row.get(data.choices_field)
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def check_row(row: dict, data: LocalData, where: str) -> None:
+    if data.output_type == "generate_until":
+        needed = [data.prompt_field, data.target_field]
+    else:
+        columns = data.choices_field if isinstance(data.choices_field, list) else [data.choices_field]
+        needed = [data.question_field, data.answer_field, *columns]
+    for name in needed + ([data.id_field] if data.id_field else []):
+        if row.get(name) in (None, ""):
+            raise DataError(f"{where}: field '{name}' is missing or empty")
+    if data.output_type == "generate_until":
+        return
+    choices = choices_of(row, data)
+    if not isinstance(choices, list) or not choices or any(c in (None, "") for c in choices):
+        raise DataError(f"{where}: field '{data.choices_field}' must be a non-empty list of choices")
+    answer = row[data.answer_field]
+    if isinstance(answer, str) and answer.strip().lstrip("-").isdigit():
+        answer = int(answer)
+    if isinstance(answer, int) and not 0 <= answer < len(choices):
+        raise DataError(f"{where}: field '{data.answer_field}' = {answer} is out of range for {len(choices)} choices")
+    if isinstance(answer, str) and answer not in choices:
+        raise DataError(f"{where}: field '{data.answer_field}' = '{answer}' is not one of the choices")
+
+
+def validate(data: LocalData, where: str) -> dict[str, Path]:
+    """Check every row of every split; return split -> file."""
+    if data.output_type not in OUTPUT_TYPES:
+        raise DataError(f"{where}: local_data.output_type '{data.output_type}' is not one of {', '.join(OUTPUT_TYPES)}")
+    files = split_files(data, where)
+    for split, path in files.items():
+        rows = read_rows(path)
+        if not rows:
+            raise DataError(f"{path}: no rows")
+        seen = {}
+        for number, row in enumerate(rows, start=1):
+            place = f"{path}: row {number}"
+            check_row(row, data, place)
+            if data.id_field:
+                key = row[data.id_field]
+                if key in seen:
+                    raise DataError(f"{place}: duplicate id '{key}' (first at row {seen[key]})")
+                seen[key] = number
+    return files
+
+
+def default_template(data: LocalData) -> str:
+    if data.output_type == "generate_until":
+        return "{{" + data.prompt_field + "}}"
+    context = "{{" + data.context_field + "}}\n" if data.context_field else ""
+    return context + "{{" + data.question_field + "}}\nAnswer:"
+
+
+def task_config(name: str, data: LocalData, files: dict[str, Path]) -> dict:
+    """An lm-eval task config (as its YAML would say) over the local files."""
+    fmt = FORMATS[next(iter(files.values())).suffix]
+    config = {
+        "task": name, "dataset_path": fmt,
+        "dataset_kwargs": {"data_files": {split: str(path.resolve()) for split, path in files.items()}},
+        "test_split": data.test_split, "output_type": data.output_type,
+        "target_delimiter": data.target_delimiter,
+        "doc_to_text": data.prompt_template or default_template(data),
+        "metadata": {"version": 1.0, "source": "local_data"},
+    }
+    if data.fewshot_split:
+        config["fewshot_split"] = data.fewshot_split
+    if data.output_type == "multiple_choice":
+        columns = data.choices_field
+        config["doc_to_choice"] = ("{{[" + ", ".join(columns) + "]}}") if isinstance(columns, list) \
+            else ("{{" + columns + "}}")
+        config["doc_to_target"] = data.answer_field  # the raw value: an index, or a choice's text
+        config["metric_list"] = [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
+                                 {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}]
+        return config
+    config["doc_to_target"] = data.target_field
+    config["generation_kwargs"] = {"until": data.stop, "do_sample": False, "max_gen_toks": data.max_gen_toks}
+    config["metric_list"] = [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True,
+                              "ignore_case": True, "ignore_punctuation": False}]
+    if data.answer_regex:
+        config["filter_list"] = [{"name": "regex", "filter": [
+            {"function": "regex", "regex_pattern": data.answer_regex}, {"function": "take_first"}]}]
+    return config
+
+
+def file_fingerprints(files: dict[str, Path]) -> dict:
+    return {str(path.resolve()): sha256_file(path) for path in files.values()}
+
+
+def redirected_config(task: str, yaml_path: Path, dataset_dir: str, where: str) -> dict:
+    """A hub task's own config with its dataset swapped for local files of the same splits
+    and fields (<split>.jsonl|.csv|.parquet in dataset_dir): same prompts, same metrics."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    config = load_yaml(yaml_path, resolve_func=True)
+    if "task" not in config:
+        raise DataError(f"{where}: '{task}' is a group; redirect its subtasks one by one")
+    root = Path(dataset_dir).expanduser()
+    files = {p.stem: p for p in sorted(root.glob("*")) if p.suffix in FORMATS} if root.is_dir() else {}
+    splits = [config.get(key) for key in ("test_split", "validation_split", "training_split", "fewshot_split")]
+    needed = [s for s in splits if s]
+    missing = [s for s in needed if s not in files]
+    if missing:
+        raise DataError(f"{where}: {root} has no file for split '{missing[0]}' of task '{task}' "
+                        f"(expected {missing[0]}.jsonl, .csv or .parquet)")
+    config.update({"dataset_path": FORMATS[files[needed[0]].suffix], "dataset_name": None,
+                   "dataset_kwargs": {"data_files": {s: str(files[s].resolve()) for s in dict.fromkeys(needed)}}})
+    return config
