@@ -1,4 +1,4 @@
-"""The `harness` console script: `harness [run] overrides...`, `harness verify [claim=...]`,
+"""The `harness` console script: `harness [run] overrides...`, `harness verify [claims=...]`,
 `harness report`, or `harness list <group>`."""
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ model once and calls `run_benchmark` for every benchmark of the run.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from harness.models import LoadedModel
 from harness.schema import BenchmarkConfig, ModelConfig
 
 TASKS_DIR = Path(__file__).parent / "tasks"
+ACCEPT_UNISOLATED = "HARNESS_SANDBOX_ACCEPT_UNISOLATED"
 
 
 class BenchmarkError(ValueError):
@@ -52,6 +54,49 @@ def check_tasks_exist(name: str, bench: BenchmarkConfig) -> None:
     if missing:
         raise BenchmarkError(f"benchmark '{name}': lm-eval has no task '{missing[0]}'; "
                              f"list them with `python -m harness.list tasks`")
+
+
+def leaf_configs(name: str, seen: set | None = None):
+    """Task configs (as indexed by lm-eval, includes resolved) under a task, group or tag,
+    without building the tasks (building one downloads its dataset)."""
+    from lm_eval.tasks._index import Kind
+
+    seen = set() if seen is None else seen
+    entry = task_manager().task_index.get(name)
+    if entry is None or name in seen:
+        return
+    seen.add(name)
+    if entry.kind == Kind.TAG:
+        members = entry.tags
+    elif entry.kind == Kind.GROUP:
+        members = [t if isinstance(t, str) else t.get("task") for t in entry.cfg.get("task", [])]
+    else:
+        yield entry.cfg or {}
+        return
+    for member in members:
+        yield from leaf_configs(member, seen)
+
+
+def check_unsafe_code(name: str, bench: BenchmarkConfig) -> None:
+    """Tasks that execute model-written code run only when the config says so, and only
+    in harness.sandbox (our shipped tasks) unless isolation is explicitly waived."""
+    from harness.sandbox import isolation_available
+
+    unsafe = [(task, c.get("task")) for task in bench.tasks for c in leaf_configs(task) if c.get("unsafe_code")]
+    if not unsafe:
+        return
+    if not bench.confirm_run_unsafe_code:
+        raise BenchmarkError(f"benchmark '{name}' executes model-written code; to allow it set "
+                             f"benchmark.{name}.confirm_run_unsafe_code=true (programs run in harness.sandbox)")
+    outside = [leaf for task, leaf in unsafe if not str(task_yaml_path(task) or "").startswith(str(TASKS_DIR))]
+    if outside and not bench.sandbox_accept_unisolated:
+        raise BenchmarkError(f"benchmark '{name}': lm-eval's task '{outside[0]}' runs code with lm-eval's own "
+                             f"executor, outside harness.sandbox; use humaneval_offline, or set "
+                             f"benchmark.{name}.sandbox_accept_unisolated=true")
+    available, why = isolation_available()
+    if not available and not bench.sandbox_accept_unisolated:
+        raise BenchmarkError(f"benchmark '{name}': cannot isolate generated code here ({why}); run as root or set "
+                             f"benchmark.{name}.sandbox_accept_unisolated=true to run it with network")
 
 
 def task_yaml_path(task: str) -> Path | None:
@@ -132,8 +177,10 @@ def run_benchmark(loaded: LoadedModel, name: str, bench: BenchmarkConfig, limit:
     from lm_eval import simple_evaluate
 
     check_tasks_exist(name, bench)
+    check_unsafe_code(name, bench)
     chat = chat_template_for(loaded.config, bench)
     started, clock = now_utc(), time.time()
+    os.environ[ACCEPT_UNISOLATED] = "1" if bench.sandbox_accept_unisolated else "0"  # read by the task's scorer
     output = simple_evaluate(
         model=loaded.lm, tasks=task_specs(name, bench), num_fewshot=bench.num_fewshot, limit=limit,
         task_manager=task_manager(), log_samples=True, apply_chat_template=chat,

@@ -106,7 +106,8 @@ def load_transformers(name: str, path: str, cfg: ModelConfig, revision: str | No
         tokenizer = AutoTokenizer.from_pretrained(path, revision=revision,
                                                   trust_remote_code=cfg.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype,
-                                                     trust_remote_code=cfg.trust_remote_code)
+                                                     trust_remote_code=cfg.trust_remote_code,
+                                                     use_safetensors=None if cfg.allow_pickle else True)
     except OSError as error:
         raise ModelLoadError(f"model '{name}': cannot load {path} ({error})") from error
     return model.eval(), tokenizer
@@ -144,7 +145,8 @@ def weights_sha256(model) -> str:
 
 
 def local_weights_sha256(directory: Path) -> str:
-    files = sorted(directory.glob("*.safetensors")) + [directory / "config.json"]
+    files = sorted(directory.glob("*.safetensors")) + sorted(p for p in directory.iterdir()
+                                                             if p.suffix in (".bin", ".pt", ".pth")) + [directory / "config.json"]
     digest = hashlib.sha256()
     for path in files:
         if path.is_file():
@@ -240,6 +242,10 @@ def source_fingerprint(name: str, cfg: ModelConfig, cache_dir: str | None = None
         if not (directory / "config.json").is_file():
             raise ModelLoadError(f"model '{name}': {directory} has no config.json; "
                                  f"source.path must be a saved transformers model directory")
+        pickles = [p.name for p in directory.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl")]
+        if pickles and not any(directory.glob("*.safetensors")) and not cfg.allow_pickle:
+            raise ModelLoadError(f"model '{name}': {directory} holds only pickle weights ({pickles[0]}), which can "
+                                 f"run code when loaded; convert them to safetensors or set allow_pickle: true")
         return {"kind": "weights_sha256", "value": local_weights_sha256(directory)}
     if source.kind == "random_init":
         return {"kind": "random_init", "value": sha256_json({"config": source.random_config, "seed": source.seed})}

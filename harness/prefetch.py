@@ -20,27 +20,6 @@ class PrefetchError(RuntimeError):
     """The hub could not be reached or a download failed; nothing was kept."""
 
 
-def leaf_configs(name: str, seen: set | None = None):
-    """Task configs (as indexed by lm-eval, includes resolved) under a task, group or tag,
-    without building the tasks (building one downloads its dataset)."""
-    from lm_eval.tasks._index import Kind
-
-    seen = set() if seen is None else seen
-    entry = evaluate.task_manager().task_index.get(name)
-    if entry is None or name in seen:
-        return
-    seen.add(name)
-    if entry.kind == Kind.TAG:
-        members = entry.tags
-    elif entry.kind == Kind.GROUP:
-        members = [t if isinstance(t, str) else t.get("task") for t in entry.cfg.get("task", [])]
-    else:
-        yield entry.cfg or {}
-        return
-    for member in members:
-        yield from leaf_configs(member, seen)
-
-
 def wanted(cfg: RunConfig) -> tuple[list, list]:
     """(repo id, revision) of hub models, and hub dataset repos of the chosen benchmarks."""
     models = [(m.source.hub_id, m.source.revision or "main") for m in cfg.model.values() if m.source.kind == "hub"]
@@ -49,7 +28,7 @@ def wanted(cfg: RunConfig) -> tuple[list, list]:
         if bench.local_data is not None or bench.dataset_dir:
             continue
         for task in bench.tasks:
-            for config in leaf_configs(task):
+            for config in evaluate.leaf_configs(task):
                 path = str(config.get("dataset_path") or "")
                 if "/" in path and not Path(path).exists():
                     datasets.add(path)

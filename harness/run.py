@@ -136,6 +136,7 @@ def run(cfg: RunConfig, run_info: dict) -> RunSummary:
     check_results_dir(results_dir)
     for name, bench in cfg.benchmark.items():  # fail before any model loads
         evaluate.check_tasks_exist(name, bench)
+        evaluate.check_unsafe_code(name, bench)
         evaluate.data_files(name, bench)          # reads and checks local data
     summary = RunSummary()
     for model_name in cfg.model:

@@ -55,6 +55,7 @@ class ModelConfig:
     max_length: Optional[int] = None
     apply_chat_template: bool = False     # default when the benchmark does not decide
     trust_remote_code: bool = False
+    allow_pickle: bool = False            # load .bin/.pt (pickle) weights; safetensors/GGUF only by default
     parallelize: bool = False             # accelerate sharding across the node's GPUs
     tensor_parallel_size: int = 1         # vllm
     pipeline_parallel_size: int = 1       # vllm
@@ -76,7 +77,8 @@ class BenchmarkConfig:
     published_as: Optional[str] = None          # benchmark name in published tables
     limit: Optional[int] = None                 # items per task; None = all
     offline: bool = False                       # data ships with the project
-    confirm_run_unsafe_code: bool = False
+    confirm_run_unsafe_code: bool = False      # run model-written code (in harness.sandbox)
+    sandbox_accept_unisolated: bool = False    # ...even where it cannot be isolated from network/files
     local_data: Optional[dict] = None           # your own files: see harness/localdata.py
     dataset_dir: Optional[str] = None           # run the hub task on a local copy of its data
     notes: str = ""

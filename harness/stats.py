@@ -112,3 +112,13 @@ def equivalent(diff: Difference, margin: float) -> bool:
     """TOST at 5%: the 90% CI of the difference lies inside (-margin, +margin)."""
     half_width_90 = (diff.high - diff.low) / 2 * Z90 / Z95
     return -margin < diff.estimate - half_width_90 and diff.estimate + half_width_90 < margin
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c passed (Chen et al., 2021, eq. 1):
+    1 - C(n-c, k) / C(n, k)."""
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)

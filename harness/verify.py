@@ -1,4 +1,4 @@
-"""`python -m harness.verify [claim=...]`: judge claims, write results/verdicts/<claim>.json."""
+"""`python -m harness.verify [claims=...]`: judge claims, write results/verdicts/<claim>.json."""
 from __future__ import annotations
 
 import sys
@@ -53,7 +53,7 @@ def claim_list(value) -> list[str] | None:
 @hydra.main(config_path=str(CONFIG_DIR), config_name="verify", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     try:
-        names = claim_list(OmegaConf.to_object(cfg.claim) if OmegaConf.is_config(cfg.claim) else cfg.claim)
+        names = claim_list(OmegaConf.to_object(cfg.claims) if OmegaConf.is_config(cfg.claims) else cfg.claims)
         verdicts = verify(names, Path(cfg.results_dir), int(cfg.bootstrap_iters))
     except (ConfigError, PublishedError, RecordError) as error:
         sys.exit(f"error: {error}")
