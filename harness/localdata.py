@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -122,11 +123,21 @@ def check_row(row: dict, data: LocalData, where: str) -> None:
         raise DataError(f"{where}: field '{data.answer_field}' = '{answer}' is not one of the choices")
 
 
+_CHECKED: set = set()  # (settings, files with size and mtime) already validated in this process
+
+
+def _stamp(files: dict[str, Path]) -> tuple:
+    return tuple((split, str(p), p.stat().st_size, p.stat().st_mtime_ns) for split, p in sorted(files.items()))
+
+
 def validate(data: LocalData, where: str) -> dict[str, Path]:
-    """Check every row of every split; return split -> file."""
+    """Check every row of every split (once per unchanged file); return split -> file."""
     if data.output_type not in OUTPUT_TYPES:
         raise DataError(f"{where}: local_data.output_type '{data.output_type}' is not one of {', '.join(OUTPUT_TYPES)}")
     files = split_files(data, where)
+    key = (json.dumps(asdict(data), sort_keys=True, default=str), _stamp(files))
+    if key in _CHECKED:
+        return files
     for split, path in files.items():
         rows = read_rows(path)
         if not rows:
@@ -136,10 +147,11 @@ def validate(data: LocalData, where: str) -> dict[str, Path]:
             place = f"{path}: row {number}"
             check_row(row, data, place)
             if data.id_field:
-                key = row[data.id_field]
-                if key in seen:
-                    raise DataError(f"{place}: duplicate id '{key}' (first at row {seen[key]})")
-                seen[key] = number
+                row_id = row[data.id_field]
+                if row_id in seen:
+                    raise DataError(f"{place}: duplicate id '{row_id}' (first at row {seen[row_id]})")
+                seen[row_id] = number
+    _CHECKED.add(key)
     return files
 
 
@@ -182,7 +194,14 @@ def task_config(name: str, data: LocalData, files: dict[str, Path]) -> dict:
 
 
 def file_fingerprints(files: dict[str, Path]) -> dict:
-    return {str(path.resolve()): sha256_file(path) for path in files.values()}
+    return {str(path.resolve()): _sha256_unchanged(str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)
+            for path in files.values()}
+
+
+@lru_cache(maxsize=256)
+def _sha256_unchanged(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, hashed once per (size, mtime) in this process."""
+    return sha256_file(Path(path))
 
 
 def redirected_config(task: str, yaml_path: Path, dataset_dir: str, where: str) -> dict:
