@@ -34,12 +34,15 @@ class RecordError(ValueError):
 
 
 def cell_key(model_fingerprint: dict, model: ModelConfig, bench: BenchmarkConfig, limit, seed: int,
-             chat_template_applied: bool, task_files: dict, lm_eval_version: str | None) -> str:
+             chat_template_applied: bool, task_files: dict, versions: dict) -> str:
+    """Everything that can change a cell's scores; the harness counts by its release
+    version (bump it when scoring changes), not by git commit."""
     scored_model = {k: v for k, v in to_dict(model).items() if k not in ("display_name", "notes")}
     scored_bench = {k: v for k, v in to_dict(bench).items() if k not in ("display_name", "notes", "limit")}
     return sha256_json({"model": model_fingerprint, "model_settings": scored_model, "benchmark": scored_bench,
                         "limit": limit, "seed": seed, "chat": chat_template_applied,
-                        "task_files": task_files, "lm_eval": lm_eval_version})
+                        "task_files": task_files, "lm_eval": versions.get("lm_eval"),
+                        "harness": versions.get("harness")})
 
 
 def record_paths(results_dir: Path, model: str, benchmark: str, key: str) -> tuple[Path, Path]:

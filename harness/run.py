@@ -57,7 +57,7 @@ def plan_cells(model_name: str, fingerprint: dict, cfg: RunConfig) -> list[Cell]
         limit = cfg.limit if cfg.limit is not None else bench.limit
         chat = evaluate.chat_template_for(model, bench)
         key = records.cell_key(fingerprint, model, bench, limit, cfg.seed, chat, evaluate.data_files(bench_name, bench),
-                               versions().get("lm_eval"))
+                               versions())
         path, _ = records.record_paths(Path(cfg.results_dir), model_name, bench_name, key)
         cells.append(Cell(model_name, bench_name, bench, limit, key, path))
     return cells
