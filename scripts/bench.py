@@ -11,19 +11,16 @@ from __future__ import annotations
 import argparse
 import logging
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import compose_run  # noqa: E402  (Hydra compose helper shared with the tests)
-
-from harness.evaluate import task_manager  # noqa: E402
-from harness.models import load_model  # noqa: E402
-from harness.provenance import cpu_model, versions  # noqa: E402
-from harness.run import run  # noqa: E402
-from harness.schema import parse_run_config  # noqa: E402
+from harness.config import compose_run
+from harness.evaluate import task_manager
+from harness.models import load_model
+from harness.provenance import cpu_model, versions
+from harness.run import run
+from harness.schema import parse_run_config
 
 
 def timed(function):

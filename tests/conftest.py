@@ -8,18 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from harness import CONFIG_DIR
+from harness.config import compose_run  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parents[1]
 # The hub is unreachable in CI: fail fast instead of retrying connections.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def compose_run(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("run", overrides=list(overrides))
 
 
 def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
