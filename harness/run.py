@@ -5,7 +5,6 @@ benchmark that fails is reported and skipped; records already written stay on di
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, field

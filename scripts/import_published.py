@@ -93,7 +93,7 @@ def main() -> None:
         old.unlink()
     for table, rows in tables.items():
         document = {"table": table, "reported_by": publisher_of(table), "entries": rows}
-        header = f"# Imported by scripts/import_published.py from the curated reference scores; do not edit by hand.\n"
+        header = "# Imported by scripts/import_published.py from the curated reference scores; do not edit by hand.\n"
         (OUT_DIR / f"{slug(table)}.yaml").write_text(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110))
     print(f"wrote {len(entries)} entries in {len(tables)} tables to {OUT_DIR}")
 

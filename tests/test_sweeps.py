@@ -1,5 +1,4 @@
 """Sweeps: dry runs of the GPU configs, skip/resume/force, request cache, launchers."""
-import shutil
 
 import pytest
 
