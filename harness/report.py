@@ -125,7 +125,8 @@ def forest_plot(verdict: dict) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(f"{r['benchmark']} vs {c['rival']}", r["difference"], r["ci95"])
+    rows = [(f"{r['benchmark']}{' (' + r['setting'].split(' [')[0][:24] + ')' if r.get('setting') else ''}"
+             f" vs {c['rival']}", r["difference"], r["ci95"])
             for c in verdict.get("comparisons", []) for r in c["rows"] if r.get("ci95")]
     if not rows:
         return None
