@@ -6,7 +6,6 @@ model once and calls `run_benchmark` for every benchmark of the run.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from harness import localdata
 from harness.models import LoadedModel
+from harness.records import shipped_files
 from harness.schema import BenchmarkConfig, ModelConfig
 
 TASKS_DIR = Path(__file__).parent / "tasks"
@@ -121,14 +121,10 @@ def data_files(name: str, bench: BenchmarkConfig) -> dict:
     if bench.local_data is not None:
         return localdata.file_fingerprints(localdata.validate(bench.local_data, f"benchmark '{name}'"))
     if bench.dataset_dir:
-        root = Path(bench.dataset_dir).expanduser()
-        return localdata.file_fingerprints({p.stem: p for p in sorted(root.glob("*")) if p.suffix in localdata.FORMATS})
+        return localdata.file_fingerprints(localdata.files_by_split(Path(bench.dataset_dir).expanduser()))
     files = {}
     for task in bench.tasks:
-        yaml_path = task_yaml_path(task)
-        source = yaml_path.parent / "SOURCE.json" if yaml_path else None
-        if source and source.is_file():
-            files.update({k: v["sha256"] for k, v in json.loads(source.read_text())["files"].items()})
+        files.update(shipped_files(task_yaml_path(task)))
     return files
 
 

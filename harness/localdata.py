@@ -45,13 +45,18 @@ class LocalData:
     max_gen_toks: int = 64
 
 
+def files_by_split(root: Path) -> dict[str, Path]:
+    """<split>.jsonl|.csv|.parquet files of a directory, by split name."""
+    return {p.stem: p for p in sorted(root.iterdir()) if p.suffix in FORMATS} if root.is_dir() else {}
+
+
 def split_files(data: LocalData, where: str) -> dict[str, Path]:
     root = Path(data.path).expanduser()
     if root.is_file():
         return {data.test_split: root}
     if not root.is_dir():
         raise DataError(f"{where}: local_data.path {root} does not exist")
-    files = {p.stem: p for p in sorted(root.iterdir()) if p.suffix in FORMATS}
+    files = files_by_split(root)
     if data.test_split not in files:
         raise DataError(f"{where}: {root} has no '{data.test_split}' file (found: {', '.join(files) or 'none'}; "
                         f"name files <split>.jsonl|.csv|.parquet)")
@@ -213,7 +218,7 @@ def redirected_config(task: str, yaml_path: Path, dataset_dir: str, where: str) 
     if "task" not in config:
         raise DataError(f"{where}: '{task}' is a group; redirect its subtasks one by one")
     root = Path(dataset_dir).expanduser()
-    files = {p.stem: p for p in sorted(root.glob("*")) if p.suffix in FORMATS} if root.is_dir() else {}
+    files = files_by_split(root)
     splits = [config.get(key) for key in ("test_split", "validation_split", "training_split", "fewshot_split")]
     needed = [s for s in splits if s]
     missing = [s for s in needed if s not in files]

@@ -98,14 +98,13 @@ def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path)
 
 # ---------------------------------------------------------------- transformers objects
 
-def load_transformers(name: str, path: str, cfg: ModelConfig, revision: str | None = None):
+def load_transformers(name: str, path: str, cfg: ModelConfig):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = "auto" if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision,
-                                                  trust_remote_code=cfg.trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype,
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype,
                                                      trust_remote_code=cfg.trust_remote_code,
                                                      use_safetensors=None if cfg.allow_pickle else True)
     except OSError as error:

@@ -117,13 +117,18 @@ def dataset_fingerprint(samples: list[dict], shipped_files: dict | None) -> dict
             "n_items": len(samples), "files": shipped_files}
 
 
-def shipped_task_files(yaml_path: Path | None, task: str) -> dict | None:
-    """sha256 of the data files a task shipped in harness/tasks uses (from SOURCE.json)."""
+def shipped_files(yaml_path: Path | None) -> dict:
+    """sha256 of every data file shipped beside a task YAML in harness/tasks (SOURCE.json)."""
     if yaml_path is None or not (yaml_path.parent / "SOURCE.json").is_file():
-        return None
+        return {}
     source = json.loads((yaml_path.parent / "SOURCE.json").read_text())
-    return {name: entry["sha256"] for name, entry in source["files"].items()
-            if Path(name).name.startswith(task + ".")}
+    return {name: entry["sha256"] for name, entry in source["files"].items()}
+
+
+def shipped_task_files(yaml_path: Path | None, task: str) -> dict | None:
+    """The shipped data files of one task (None for tasks that ship no data)."""
+    files = {name: sha for name, sha in shipped_files(yaml_path).items() if Path(name).name.startswith(task + ".")}
+    return files or None
 
 
 def build_items(cell_samples: dict, lm_eval: dict, primary_metric: str) -> list[dict]:
