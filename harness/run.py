@@ -12,7 +12,8 @@ from pathlib import Path
 
 from harness import evaluate, records
 from harness.localdata import DataError
-from harness.models import ModelLoadError, cache_root_for, load_model, release, source_fingerprint
+from harness.models import (ModelLoadError, cache_root_for, load_model, release, source_fingerprint,
+                            with_resolved_dtype)
 from harness.provenance import hardware_facts, versions
 from harness.schema import BenchmarkConfig, ConfigError, RunConfig
 
@@ -55,8 +56,8 @@ def plan_cells(model_name: str, fingerprint: dict, cfg: RunConfig) -> list[Cell]
     for bench_name, bench in cfg.benchmark.items():
         limit = cfg.limit if cfg.limit is not None else bench.limit
         chat = evaluate.chat_template_for(model, bench)
-        key = records.cell_key(fingerprint, model, bench, limit, cfg.seed, chat, evaluate.data_files(bench_name, bench),
-                               versions())
+        key = records.cell_key(fingerprint, with_resolved_dtype(model, cfg.hardware), bench, limit, cfg.seed, chat,
+                               evaluate.data_files(bench_name, bench), versions())
         path, _ = records.record_paths(Path(cfg.results_dir), model_name, bench_name, key)
         cells.append(Cell(model_name, bench_name, bench, limit, key, path))
     return cells

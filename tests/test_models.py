@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from harness.models import ModelLoadError, byte_level_tokenizer, load_model
+from harness.models import ModelLoadError, byte_level_tokenizer, cpu_has_fast_bf16, load_model, with_resolved_dtype
 from harness.schema import parse_run_config
 
 from conftest import compose_run
@@ -55,7 +55,36 @@ def test_packaged_gguf_is_cached_and_reloads_fast(tmp_path):
     second = load_model("smollm2_135m_instruct", cfg, hardware, cache_dir=str(tmp_path))
     reload_seconds = time.time() - started
     assert first.fingerprint == second.fingerprint and first.fingerprint["kind"] == "gguf_sha256"
-    assert (tmp_path / "gguf" / first.fingerprint["value"] / "model.safetensors").is_file()
+    assert (tmp_path / "gguf" / first.fingerprint["value"] / "float32" / "model.safetensors").is_file()
     assert second.info["dequantized_cache"] == first.info["dequantized_cache"]
     assert reload_seconds < first.info["load_seconds"]
     assert type(second.lm.model).__name__ == "LlamaForCausalLM"
+
+
+def test_dtype_auto_on_cpu_is_bf16_exactly_where_the_cpu_has_it():
+    cfg, hardware = model_cfg("tiny_random_llama", "model.tiny_random_llama.dtype=auto")
+    loaded = load_model("tiny_random_llama", cfg, hardware)
+    expected = "bfloat16" if cpu_has_fast_bf16() else "float32"
+    assert loaded.info["dtype_used"] == expected == str(loaded.lm.model.dtype).removeprefix("torch.")
+    assert "dtype auto on a CPU" in loaded.info["dtype_reason"]
+    assert with_resolved_dtype(cfg, hardware).dtype == expected and cfg.dtype == "auto"
+
+
+def test_float32_override_is_used_as_written():
+    cfg, hardware = model_cfg("tiny_random_llama", "model.tiny_random_llama.dtype=float32")
+    loaded = load_model("tiny_random_llama", cfg, hardware)
+    assert loaded.info["dtype_used"] == "float32"
+    assert loaded.info["dtype_reason"] == "set in the model config"
+
+
+@pytest.mark.skipif(not cpu_has_fast_bf16(), reason="this CPU runs dtype auto in float32")
+def test_cell_key_tells_auto_bf16_from_float32(tmp_path):
+    from harness.run import plan_cells
+    from harness.schema import parse_run_config
+
+    keys = {}
+    for dtype in ("auto", "bfloat16", "float32"):
+        cfg = parse_run_config(compose_run("model=[tiny_random_llama]", f"model.tiny_random_llama.dtype={dtype}",
+                                           f"results_dir={tmp_path}"))
+        keys[dtype] = plan_cells("tiny_random_llama", {"kind": "random_init", "value": "x"}, cfg)[0].key
+    assert keys["auto"] == keys["bfloat16"] != keys["float32"]
