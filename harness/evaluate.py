@@ -67,14 +67,28 @@ def leaf_configs(name: str, seen: set | None = None):
         return
     seen.add(name)
     if entry.kind == Kind.TAG:
-        members = entry.tags
+        members = sorted(entry.tags)
     elif entry.kind == Kind.GROUP:
-        members = [t if isinstance(t, str) else t.get("task") for t in entry.cfg.get("task", [])]
+        members = entry.cfg.get("task", [])
     else:
         yield entry.cfg or {}
         return
     for member in members:
+        yield from _member_configs(member, seen)
+
+
+def _member_configs(member, seen: set):
+    """A group's `task:` entry: a name, an inline group {group, task: [...]}, or a task
+    with overrides {task: name, key: value}; as lm-eval's TaskFactory reads them."""
+    if isinstance(member, str):
         yield from leaf_configs(member, seen)
+    elif isinstance(member, dict) and "group" in member:
+        for sub in member.get("task", []) if member["group"] not in task_manager().task_index else [member["group"]]:
+            yield from _member_configs(sub, seen)
+    elif isinstance(member, dict) and isinstance(member.get("task"), str):
+        overrides = {k: v for k, v in member.items() if k != "task"}
+        for config in leaf_configs(member["task"], seen):
+            yield {**config, **overrides}
 
 
 def check_unsafe_code(name: str, bench: BenchmarkConfig) -> None:

@@ -81,6 +81,7 @@ class BenchmarkConfig:
     sandbox_accept_unisolated: bool = False    # ...even where it cannot be isolated from network/files
     local_data: Optional[dict] = None           # your own files: see harness/localdata.py
     dataset_dir: Optional[str] = None           # run the hub task on a local copy of its data
+    task_overrides: dict = field(default_factory=dict)  # set on every lm-eval task config, e.g. {dataset_name: ...}
     notes: str = ""
 
 
@@ -119,6 +120,7 @@ class RunConfig:
     force: bool = False                   # recompute cells that already have a record
     dry_run: bool = False                 # print what each cell would run; load nothing
     request_cache: bool = False           # lm-eval request cache, one file per model fingerprint
+    mirror_dir: Optional[str] = None      # hub-dataset mirror read before the shipped one (harness/mirror.py)
 
 
 def _allowed(cls) -> str:
