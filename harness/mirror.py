@@ -21,7 +21,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -240,7 +239,7 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def jsonl_bytes(rows: Iterable[dict]) -> bytes:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+    return "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows).encode()
 
 
 def write_split(root: Path, hub_id: str, config: str, split: str, content: bytes) -> MirrorFile:
@@ -275,5 +274,56 @@ def existing_manifest(root: Path) -> dict:
     return read_manifest(root) if (root / MANIFEST).exists() else {"schema": SCHEMA, "datasets": {}}
 
 
-def relative(path: Path, root: Path) -> str:
-    return os.path.relpath(path, root).replace(os.sep, "/")
+def add_files(root: Path, hub_id: str, dataset_name, split_files: dict, upstream: str, license: str,
+              notes: str = "") -> MirrorDataset:
+    """Copy local JSONL files (one per split, the hub dataset's fields) into a mirror."""
+    config = config_name(dataset_name)
+    manifest = existing_manifest(root)
+    files = {}
+    for split, path in split_files.items():
+        content = Path(path).expanduser().read_bytes()
+        for number, line in enumerate(content.splitlines(), start=1):
+            try:
+                json.loads(line) if line.strip() else None
+            except json.JSONDecodeError as error:
+                raise MirrorError(f"{path}: line {number}: not valid JSON ({error.msg})") from None
+        files[split] = write_split(root, hub_id, config, split, content)
+    add_dataset(manifest, hub_id, config, files, upstream, license, notes=notes)
+    write_manifest(root, manifest)
+    return Mirror((root,)).lookup(hub_id, dataset_name)
+
+
+def main(argv: Optional[list] = None) -> None:
+    """`python -m harness.mirror list [DIR]` | `add DIR HUB_ID [--config C] --split test=FILE.jsonl ...`"""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m harness.mirror", description="The hub-dataset mirror.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("list", help="datasets a mirror holds (default: the shipped one)")
+    show.add_argument("mirror_dir", nargs="?", default=str(SHIPPED))
+    add = commands.add_parser("add", help="copy local JSONL files into a mirror as a hub dataset's splits")
+    add.add_argument("mirror_dir")
+    add.add_argument("hub_id", help="the task's dataset_path, e.g. openai/gsm8k")
+    add.add_argument("--config", default=None, help="the task's dataset_name (omit when it is null)")
+    add.add_argument("--split", action="append", required=True, metavar="SPLIT=FILE.jsonl")
+    add.add_argument("--upstream", required=True, help="where the copy came from: repository@commit and path")
+    add.add_argument("--license", required=True)
+    add.add_argument("--notes", default="")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "add":
+            splits = dict(item.split("=", 1) for item in args.split)
+            added = add_files(Path(args.mirror_dir), args.hub_id, args.config, splits, args.upstream, args.license,
+                              args.notes)
+            print(f"added {added.hub_id} ({added.config}): " + ", ".join(
+                f"{s} {f.rows} rows" for s, f in added.splits.items()))
+            return
+        for (hub_id, config), dataset in sorted(Mirror.for_run(args.mirror_dir).datasets().items()):
+            print(f"{hub_id:28} {config:42} " + ", ".join(f"{s} {f.rows}" for s, f in dataset.splits.items()))
+    except (MirrorError, OSError, ValueError) as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,18 +1,23 @@
-"""`python -m harness.prefetch [model=...] [suite=...] out_dir=DIR`: on a machine with
-internet, download the hub models and hub datasets a run needs into one directory (a
-Hugging Face cache) to copy to air-gapped GPU nodes; there, set HF_HUB_CACHE=DIR/hub and
-HF_HUB_OFFLINE=1. Downloads go to DIR.partial, renamed to DIR only when all succeeded,
-so a failure leaves nothing partial behind.
+"""`python -m harness.prefetch [model=...] [suite=...|benchmark=[...]] +out_dir=DIR`: on a
+machine with internet, download what a run needs from the Hugging Face Hub, for air-gapped
+nodes:
+
+    DIR/hub/      the hub models (a Hugging Face cache)
+    DIR/mirror/   the hub datasets of the chosen benchmarks that the shipped mirror lacks,
+                  in the mirror layout (harness/mirror.py) with their sha256 and source
+
+On the cluster: `HF_HUB_CACHE=DIR/hub HF_HUB_OFFLINE=1 python -m harness ... mirror_dir=DIR/mirror`.
+Downloads go to DIR.partial, renamed to DIR only when all succeeded, so a failure leaves
+nothing partial behind.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from harness import evaluate
+from harness import evaluate, mirror
 from harness.schema import ConfigError, RunConfig
 
 
@@ -21,18 +26,42 @@ class PrefetchError(RuntimeError):
 
 
 def wanted(cfg: RunConfig) -> tuple[list, list]:
-    """(repo id, revision) of hub models, and hub dataset repos of the chosen benchmarks."""
+    """(repo id, revision) of hub models, and (hub dataset, config) pairs of the chosen
+    benchmarks' tasks that the shipped mirror does not hold."""
     models = [(m.source.hub_id, m.source.revision or "main") for m in cfg.model.values() if m.source.kind == "hub"]
+    shipped = mirror.Mirror()
     datasets = set()
     for bench in cfg.benchmark.values():
-        if bench.local_data is not None or bench.dataset_dir:
+        if bench.local_data is not None:
             continue
         for task in bench.tasks:
             for config in evaluate.leaf_configs(task):
-                path = str(config.get("dataset_path") or "")
-                if "/" in path and not Path(path).exists():
-                    datasets.add(path)
-    return models, sorted(datasets)
+                config = {**config, **bench.task_overrides}
+                if mirror.is_hub_dataset(config) and shipped.lookup(config["dataset_path"],
+                                                                    config.get("dataset_name")) is None:
+                    datasets.add((str(config["dataset_path"]), config.get("dataset_name")))
+    return models, sorted(datasets, key=str)
+
+
+def export_dataset(root: Path, manifest: dict, hub_id: str, dataset_name, splits, upstream: str,
+                   license: str) -> None:
+    """Write a loaded `datasets.DatasetDict` (split -> rows) into the mirror layout."""
+    config = mirror.config_name(dataset_name)
+    files = {split: mirror.write_split(root, hub_id, config, split, mirror.jsonl_bytes(rows))
+             for split, rows in splits.items()}
+    mirror.add_dataset(manifest, hub_id, config, files, upstream, license,
+                       notes="fetched with datasets.load_dataset by harness.prefetch")
+
+
+def fetch_dataset(root: Path, manifest: dict, hub_id: str, dataset_name) -> None:
+    import datasets
+    from huggingface_hub import HfApi
+
+    info = HfApi().dataset_info(hub_id)
+    loaded = datasets.load_dataset(hub_id, dataset_name, revision=info.sha)
+    license = (info.card_data or {}).get("license") if info.card_data else None
+    export_dataset(root, manifest, hub_id, dataset_name, {split: loaded[split] for split in loaded},
+                   f"https://huggingface.co/datasets/{hub_id}@{info.sha}", str(license or "see the dataset card"))
 
 
 def prefetch(cfg: RunConfig, out_dir: Path) -> dict:
@@ -46,21 +75,22 @@ def prefetch(cfg: RunConfig, out_dir: Path) -> dict:
 
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
+    manifest: dict = {}
     try:
         for repo, revision in models:
             snapshot_download(repo, revision=revision, cache_dir=staging / "hub",
                               allow_patterns=["*.json", "*.safetensors", "tokenizer*", "*.model", "*.tiktoken"])
-        for repo in datasets:
-            snapshot_download(repo, repo_type="dataset", cache_dir=staging / "hub")
+        for hub_id, dataset_name in datasets:
+            fetch_dataset(staging / "mirror", manifest, hub_id, dataset_name)
     except Exception as error:  # network, auth (gated repos) and disk errors all end the same way
         shutil.rmtree(staging, ignore_errors=True)
         raise PrefetchError(f"cannot download from the Hugging Face Hub ({type(error).__name__}: "
-                            f"{str(error).splitlines()[0][:200]}); nothing was kept. Run prefetch where the hub is "
-                            f"reachable and you are logged in for gated repos (huggingface-cli login)") from None
-    manifest = {"models": [f"{r}@{v}" for r, v in models], "datasets": datasets}
-    (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2))
+                            f"{str(error).splitlines()[0][:200] if str(error) else ''}); nothing was kept. Run "
+                            f"prefetch where the hub is reachable and you are logged in for gated repos "
+                            f"(huggingface-cli login)") from None
+    mirror.write_manifest(staging / "mirror", manifest)
     os.replace(staging, out_dir)
-    return manifest
+    return {"models": [f"{r}@{v}" for r, v in models], "datasets": [f"{p} ({n or 'default'})" for p, n in datasets]}
 
 
 def main() -> None:
@@ -75,10 +105,12 @@ def main() -> None:
         with open_dict(cfg):
             out_dir = Path(cfg.pop("out_dir", None) or "prefetch")
         try:
-            manifest = prefetch(parse_run_config(cfg), out_dir)
+            fetched = prefetch(parse_run_config(cfg), out_dir)
         except (ConfigError, PrefetchError) as error:
             sys.exit(f"error: {error}")
-        print(f"wrote {out_dir}: {len(manifest['models'])} models, {len(manifest['datasets'])} datasets")
+        print(f"wrote {out_dir}: {len(fetched['models'])} models in {out_dir}/hub, {len(fetched['datasets'])} "
+              f"datasets in {out_dir}/mirror; on the offline node: HF_HUB_CACHE={out_dir}/hub HF_HUB_OFFLINE=1 "
+              f"python -m harness ... mirror_dir={out_dir}/mirror")
 
     _main()
 

@@ -60,7 +60,7 @@ def test_unknown_model_is_refused_by_hydra():
 @pytest.mark.parametrize("override,message", [
     ("model=[smollm2_135m_instruct,llama9_1t]", "unknown model 'llama9_1t' (valid: deepseek_llm_67b_base,"),
     ("-m model=gemma3_270m,llama9_1t", None),
-    ("suite=nightly", "unknown suite 'nightly' (valid: cpu_smoke, llama31_flagship, open_llm_base)"),
+    ("suite=nightly", "unknown suite 'nightly' (valid: card_repro, cpu_smoke, llama31_flagship, open_llm_base)"),
     ("benchmark=[mmlu]", "unknown benchmark 'mmlu' (valid: arc_average_0shot,"),
 ])
 def test_unknown_choices_list_the_valid_names(override, message):

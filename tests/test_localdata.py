@@ -168,4 +168,8 @@ def test_prefetch_lists_the_hub_models_and_datasets_of_a_suite():
     models, datasets = wanted(parse_run_config(compose_run("model=[llama31_8b_instruct,smollm2_135m_instruct]",
                                                            "suite=llama31_flagship")))
     assert models == [("meta-llama/Llama-3.1-8B-Instruct", "main")]
-    assert {"openai/gsm8k", "hails/mmlu_no_train", "allenai/ai2_arc", "TIGER-Lab/MMLU-Pro"} <= set(datasets)
+    hub_ids = {hub_id for hub_id, _ in datasets}
+    assert {"openai/gsm8k", "hails/mmlu_no_train", "TIGER-Lab/MMLU-Pro", "Idavidrein/gpqa"} == hub_ids
+    assert ("openai/gsm8k", "main") in datasets
+    # ARC-Challenge and IFEval are in the shipped mirror: nothing to fetch
+    assert "allenai/ai2_arc" not in hub_ids and "google/IFEval" not in hub_ids

@@ -129,3 +129,39 @@ def test_the_writer_is_deterministic(tmp_path):
     assert (tmp_path / "one" / first.relpath).read_bytes() == (tmp_path / "two" / second.relpath).read_bytes()
     assert [json.loads(line) for line in gzip.decompress((tmp_path / "one" / first.relpath).read_bytes())
             .splitlines()] == rows
+
+
+def test_add_copies_local_jsonl_into_a_mirror_that_a_task_then_reads(tmp_path):
+    source = tmp_path / "gsm8k_test.jsonl"
+    source.write_text('{"question": "1+1?", "answer": "#### 2"}\n{"question": "2+2?", "answer": "#### 4"}\n')
+    root = tmp_path / "mine"
+    added = mirror.add_files(root, "openai/gsm8k", "main", {"test": source}, "my copy", "MIT")
+    assert added.splits["test"].rows == 2
+    cfg = {"task": "gsm8k", "dataset_path": "openai/gsm8k", "dataset_name": "main", "test_split": "test",
+           "fewshot_split": "train"}
+    route = mirror.plan(cfg, mirror.Mirror.for_run(str(root)), 0)
+    assert route.used == ("test",) and route.dropped == ("train",)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": 1}\n{oops\n')
+    with pytest.raises(mirror.MirrorError, match=f"{bad}: line 2: not valid JSON"):
+        mirror.add_files(root, "openai/gsm8k", "main", {"test": bad}, "x", "MIT")
+
+
+def test_prefetch_writes_the_mirror_layout_from_a_loaded_dataset(tmp_path):
+    """The download itself needs the hub (unreachable here); what it writes is tested on a
+    DatasetDict loaded by `datasets` from local files."""
+    import datasets
+
+    from harness.prefetch import export_dataset
+
+    source = tmp_path / "hs.jsonl"
+    source.write_text('{"ctx": "a", "endings": ["b", "c"], "label": "0"}\n')
+    loaded = datasets.load_dataset("json", data_files={"validation": str(source)})
+    manifest: dict = {}
+    export_dataset(tmp_path / "out", manifest, "Rowan/hellaswag", None, {s: loaded[s] for s in loaded},
+                   "https://huggingface.co/datasets/Rowan/hellaswag@abc", "MIT")
+    mirror.write_manifest(tmp_path / "out", manifest)
+    dataset = mirror.Mirror.for_run(str(tmp_path / "out")).lookup("Rowan/hellaswag", None)
+    path = mirror.verify(dataset, "validation")
+    assert path == tmp_path / "out" / "Rowan/hellaswag/default/validation.jsonl.gz"
+    assert json.loads(gzip.decompress(path.read_bytes())) == {"ctx": "a", "endings": ["b", "c"], "label": "0"}
