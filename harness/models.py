@@ -145,7 +145,7 @@ def load_transformers(name: str, path: str, cfg: ModelConfig, dtype_name: str):
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype,
                                                      trust_remote_code=cfg.trust_remote_code,
                                                      use_safetensors=None if cfg.allow_pickle else True)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # missing/corrupt files; transformers raises either
         raise ModelLoadError(f"model '{name}': cannot load {path} ({error})") from error
     return model.eval(), tokenizer
 

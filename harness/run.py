@@ -72,6 +72,25 @@ def is_done(cell: Cell) -> bool:
         return False
 
 
+def cells_to_compute(cells: list[Cell], cfg: RunConfig) -> list[Cell]:
+    return cells if cfg.force else [c for c in cells if not is_done(c)]
+
+
+def unfinished_cells(cfg: RunConfig) -> int:
+    """How many cells a run of `cfg` would compute, found without loading any model (a
+    launcher submits no job for a sweep point with none). A model whose weights cannot be
+    found counts as unfinished, so its job runs and reports why."""
+    count = 0
+    for model_name in cfg.model:
+        try:
+            fingerprint = source_fingerprint(model_name, cfg.model[model_name], cfg.cache_dir)
+        except ModelLoadError:
+            count += len(cfg.benchmark)
+            continue
+        count += len(cells_to_compute(plan_cells(model_name, fingerprint, cfg), cfg))
+    return count
+
+
 def run_cell(loaded, cell: Cell, cfg: RunConfig, run_info: dict) -> Path:
     log(f"{loaded.name} x {cell.benchmark}: evaluating (limit={cell.limit})")
     request_cache = None
@@ -104,7 +123,7 @@ def run_model(model_name: str, cfg: RunConfig, run_info: dict, summary: RunSumma
         summary.failures.append((model_name, None, str(error)))
         return
     cells = plan_cells(model_name, fingerprint, cfg)
-    todo = cells if cfg.force else [c for c in cells if not is_done(c)]
+    todo = cells_to_compute(cells, cfg)
     summary.skipped += [c.path for c in cells if c not in todo]
     if len(todo) < len(cells):
         log(f"{model_name}: {len(cells) - len(todo)} of {len(cells)} cells already done, skipped (force=true recomputes)")

@@ -1,0 +1,149 @@
+"""Sweeps through a real Slurm cluster (slurmctld, slurmd, slurmdbd, munged on localhost,
+started once per session by tests/slurm_cluster.py): one job per model, records written,
+reruns that submit nothing, a cancelled job resumed, a failed job reported, and the
+hardware config's resources as Slurm sees them."""
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slurm_cluster import GPUS, PARTITION, SlurmCluster, require_slurm
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    require_slurm()
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+def sweep(cluster: SlurmCluster, tmp_path: Path, *overrides: str, wait: bool = True):
+    """`python -m harness -m hydra/launcher=slurm ...` as a user types it, on this cluster."""
+    command = [sys.executable, "-m", "harness", "-m", "hydra/launcher=slurm", f"results_dir={tmp_path / 'results'}",
+               f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides]
+    if not wait:
+        return subprocess.Popen(command, cwd=REPO, env=cluster.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(command, cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=900)
+
+
+def records(tmp_path: Path) -> dict[tuple[str, str], float]:
+    """(model, benchmark) -> the record file's mtime."""
+    return {(p.parent.parent.name, p.parent.name): p.stat().st_mtime_ns
+            for p in (tmp_path / "results" / "records").glob("*/*/*.json")}
+
+
+def job_log(tmp_path: Path, job_id: str) -> Path:
+    """The job's stderr, where the harness logs (submitit's folder layout under the sweep dir)."""
+    return tmp_path / "sweep" / ".submitit" / job_id / f"{job_id}_0_log.err"
+
+
+def new_jobs(cluster: SlurmCluster, before: dict[str, str]) -> dict[str, str]:
+    return {job: state for job, state in cluster.sacct().items() if job not in before}
+
+
+@pytest.mark.slow
+def test_sweep_submits_one_job_per_model_and_a_rerun_submits_nothing(slurm, tmp_path):
+    models = ["smollm2_135m_instruct", "gemma3_270m"]
+    cells = ["model=" + ",".join(models), "benchmark=[bbh_bigbench_mc]", "limit=1"]
+    before = slurm.sacct()
+    first = sweep(slurm, tmp_path, *cells)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+
+    jobs = new_jobs(slurm, before)
+    assert sorted(jobs.values()) == ["COMPLETED", "COMPLETED"], jobs
+    written = records(tmp_path)
+    assert sorted(written) == [(model, "bbh_bigbench_mc") for model in sorted(models)]
+    for job in jobs:  # each job loaded its one model once and computed its one cell
+        log = job_log(tmp_path, job).read_text()
+        assert log.count("[harness] loading ") == 1 and "1 cells computed, 0 already done, 1 model loads" in log
+
+    again = sweep(slurm, tmp_path, *cells)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (again.stdout + again.stderr).count("every cell has a record, no job submitted") == 2
+    assert new_jobs(slurm, before) == jobs and records(tmp_path) == written
+
+
+def wait_for_record(cluster: SlurmCluster, tmp_path: Path, model: str, benchmark: str) -> None:
+    cluster.wait_for(lambda: (model, benchmark) in records(tmp_path), f"{model} x {benchmark}'s record",
+                     timeout=600, every=0.1)
+
+
+def write_config(root: Path, group: str, name: str, text: str) -> str:
+    (root / group).mkdir(parents=True, exist_ok=True)
+    (root / group / f"{name}.yaml").write_text(text)
+    return f"hydra.searchpath=[file://{root}]"
+
+
+def corrupt_model(tmp_path: Path) -> tuple[Path, str]:
+    """A model config whose weights directory cannot load: the job fails at load time."""
+    weights = tmp_path / "corrupt"
+    weights.mkdir()
+    (weights / "config.json").write_text('{"model_type": "llama"}')
+    (weights / "model.safetensors").write_bytes(b"\0not safetensors" * 64)
+    return weights, write_config(tmp_path / "configs", "model", "corrupt_weights",
+                                 f"corrupt_weights:\n  source:\n    kind: local\n    path: {weights}\n")
+
+
+@pytest.mark.slow
+def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_missing_cells(slurm, tmp_path):
+    # Each job asks for the node's 2 CPUs, so the array's tasks run one after the other:
+    # the corrupt model's job fails, the tiny model's completes, then SmolLM2's is cancelled
+    # between its two cells.
+    weights, searchpath = corrupt_model(tmp_path)
+    cells = ["benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]", "limit=1"]
+    before = slurm.sacct()
+    running = sweep(slurm, tmp_path, searchpath, "model=corrupt_weights,tiny_random_llama,smollm2_135m_instruct",
+                    *cells, wait=False)
+    try:
+        wait_for_record(slurm, tmp_path, "smollm2_135m_instruct", "bbh_bigbench_mc")
+        cancelled = next(job for job in new_jobs(slurm, before) if job.endswith("_2"))
+        slurm.run("scancel", cancelled)
+        output = running.communicate(timeout=600)[0]
+    finally:
+        running.kill()
+    failed, completed = cancelled.replace("_2", "_0"), cancelled.replace("_2", "_1")
+    jobs = new_jobs(slurm, before)
+    assert jobs == {failed: "FAILED", completed: "COMPLETED", cancelled: "CANCELLED"}, output[-3000:]
+    log = functools.partial(job_log, tmp_path)
+    assert running.returncode != 0 and "error: 2 of 3 jobs failed" in output
+    assert (f"job {failed} (model=corrupt_weights) ended FAILED: corrupt_weights: model 'corrupt_weights': "
+            f"cannot load {weights}") in output and f"log: {log(failed)}" in output and log(failed).is_file()
+    assert f"job {cancelled} (model=smollm2_135m_instruct) ended CANCELLED" in output and f"log: {log(cancelled)}" in output
+    kept = records(tmp_path)
+    assert sorted(kept) == [("smollm2_135m_instruct", "bbh_bigbench_mc"), ("tiny_random_llama", "bbh_bigbench_mc"),
+                            ("tiny_random_llama", "bbh_bigbench_mc_3shot")]
+
+    resumed = sweep(slurm, tmp_path, "model=tiny_random_llama,smollm2_135m_instruct", *cells)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    assert "model=tiny_random_llama: every cell has a record, no job submitted" in resumed.stdout + resumed.stderr
+    (rerun,) = set(new_jobs(slurm, before)) - set(jobs)
+    assert slurm.sacct()[rerun] == "COMPLETED"
+    assert "1 cells computed, 1 already done, 1 model loads" in job_log(tmp_path, rerun).read_text()
+    after = records(tmp_path)
+    assert {cell: after[cell] for cell in kept} == kept  # finished cells untouched
+    assert ("smollm2_135m_instruct", "bbh_bigbench_mc_3shot") in after
+
+
+def test_hardware_config_sets_the_jobs_slurm_resources(slurm, tmp_path):
+    searchpath = write_config(tmp_path / "configs", "hardware", "slurm_probe", "\n".join([
+        "name: slurm_probe", "device: cpu", "slurm:", f"  partition: {PARTITION}", "  nodes: 1",
+        f"  gpus_per_node: {GPUS}", "  cpus_per_task: 1", "  mem_gb: 3", "  timeout_min: 7", ""]))
+    before = slurm.sacct()
+    result = sweep(slurm, tmp_path, searchpath, "hardware=slurm_probe", "model=tiny_random_llama",
+                   "benchmark=[bbh_bigbench_mc]", "limit=1", "dry_run=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (job,) = new_jobs(slurm, before)
+    shown = slurm.show_job(job)
+    assert shown["JobState"] == "COMPLETED" and shown["Partition"] == PARTITION
+    assert shown["NumNodes"] == "1" and shown["CPUs/Task"] == "1" and shown["MinMemoryNode"] == "3G"
+    assert shown["TimeLimit"] == "00:07:00" and shown["TresPerNode"] == f"gres:gpu:{GPUS}"
