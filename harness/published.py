@@ -1,16 +1,20 @@
 """Published benchmark numbers with provenance, loaded from configs/published/*.yaml.
 
 Each table file holds entries copied from a public source (scripts/import_published.py).
-Loading validates every entry; lookups fail with a message that lists what exists.
+Every entry is one *cell* of a source table and carries that cell's own setup (shots, CoT,
+prompt, subset, metric) and who produced the number (evaluator), because cells of one row
+can differ: "GSM8K 8-shot CoT" with a rival cell run 0-shot. Loading validates every entry
+(pydantic, unknown keys refused); lookups fail with a message that lists what exists.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
 import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from harness import CONFIG_DIR
 
@@ -21,59 +25,119 @@ class PublishedError(ValueError):
     """A published-score file that is malformed, or a lookup that matches nothing."""
 
 
-@dataclass(frozen=True)
-class Published:
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    document: Optional[str] = None
+    url: Optional[str] = None
+    repo: Optional[str] = None
+    path: Optional[str] = None
+    commit: Optional[str] = None
+    commit_date: Optional[str] = None
+
+
+class CellSetup(BaseModel):
+    """How one cell's number was produced; None = the source does not say."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    shots: Optional[int] = None
+    cot: Optional[bool] = None
+    prompt: Optional[str] = None
+    subset: Optional[str] = None
+    metric: Optional[str] = None
+
+    def label(self) -> str:
+        parts = [f"{self.shots}-shot" if self.shots is not None else "",
+                 {True: "CoT", False: "no CoT"}.get(self.cot, ""), self.prompt or "",
+                 f"{self.subset} subset" if self.subset else ""]
+        return ", ".join(p for p in parts if p) or "setting not stated"
+
+
+class Published(BaseModel):
+    """One cell of a published table."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
     table: str
     model: str
+    model_as_printed: Optional[str] = None
     benchmark: str
-    setting: str
+    setting: str                      # the row's setting as printed
     value: float
-    reported_by: str | None
-    evaluator: str
-    self_reported: bool | None
-    source: dict
-    quote_line: str | None
-    footnote: str | None
+    unit: Optional[str] = None
+    category: Optional[str] = None
+    setup: CellSetup = CellSetup()    # this cell's own setup
+    cell_note: Optional[str] = None   # the cell's own annotation in the source, if any
+    reported_by: Optional[str] = None # who published the table
+    evaluator: str = "unknown"        # who produced the number
+    self_reported: Optional[bool] = None  # the model's own vendor produced it; None = cannot tell
+    evaluator_basis: Optional[str] = None  # which importer rule decided the evaluator, and why
+    source: Source
+    quote_line: Optional[str] = None
+    footnote: Optional[str] = None
+    confidence: Optional[str] = None
+    provenance_note: Optional[str] = None
+    discrepancy: Optional[str] = None
+    value_at_release: Optional[float] = None
+    changed_since_release: Optional[str] = None
+    label_changed_since_release: Optional[str] = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{value!r} is not a number")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _citable(cls, source: Source) -> Source:
+        if not (source.url or source.document):
+            raise ValueError("needs a url or a document")
+        return source
 
     @property
     def citation(self) -> str:
-        source = self.source
-        where = source.get("url") or source.get("document", "")
-        if source.get("repo"):
-            where = f"{source['repo']}@{source.get('commit', '?')[:10]}:{source.get('path', '')}"
+        where = self.source.url or self.source.document or ""
+        if self.source.repo:
+            where = f"{self.source.repo}@{(self.source.commit or '?')[:10]}:{self.source.path or ''}"
         return f"{self.table} ({where})"
 
-    def parsed_setting(self) -> dict:
-        return parse_setting(self.setting)
+    @property
+    def label(self) -> str:
+        """The benchmark with this cell's setting: "GSM8K (0-shot, CoT)"."""
+        stated = self.setup.label()
+        if stated == "setting not stated" and not re.search(r"\d|avg|average", self.setting):
+            stated = self.setting.split(" (")[0].strip("() ") or stated   # "long context", "tool use": what the row says
+        return f"{self.benchmark} ({stated})"
 
 
 def parse_setting(setting: str) -> dict:
-    """Shots and CoT from a printed setting; a table footnote overrides the column's setting."""
+    """Shots and CoT from a printed setting; a table footnote overrides what it names."""
     footnote = re.search(r"\[table footnote [^:]*:\s*([^\]]+)\]", setting)
-    text = footnote.group(1) if footnote else setting
-    shots = re.search(r"(\d+)-shot", text)
+    base = _shots_and_cot(setting.split(" [")[0])
+    if footnote:
+        override = _shots_and_cot(footnote.group(1))
+        base = {key: override[key] if override[key] is not None else base[key] for key in base}
+        base["text"] = footnote.group(1).strip()
+    return base
+
+
+def _shots_and_cot(text: str) -> dict:
     lowered = text.lower()
+    match = re.search(r"(?<![\d-])(\d+)[- ]shot", lowered)  # "3-5 shot" is a range: no single count
+    shots = int(match.group(1)) if match else (0 if re.search(r"\bzero[- ]shot\b", lowered) else None)
     cot = None
     if "cot" in lowered:
         cot = not ("no cot" in lowered or "without cot" in lowered)
-    elif footnote and "without" in lowered:
-        cot = False
-    return {"shots": int(shots.group(1)) if shots else None, "cot": cot, "text": text.strip()}
+    return {"shots": shots, "cot": cot, "text": text.strip()}
 
 
 def _entry(table: dict, raw: dict, path: Path, index: int) -> Published:
-    where = f"{path.name} entry {index}"
-    for key in ("model", "benchmark", "setting", "value", "source"):
-        if key not in raw:
-            raise PublishedError(f"{where}: missing '{key}'")
-    if not isinstance(raw["value"], (int, float)) or isinstance(raw["value"], bool):
-        raise PublishedError(f"{where}: value {raw['value']!r} is not a number")
-    if not (raw["source"].get("url") or raw["source"].get("document")):
-        raise PublishedError(f"{where}: source needs a url or a document")
-    return Published(table=table["table"], model=raw["model"], benchmark=raw["benchmark"],
-                     setting=raw["setting"], value=float(raw["value"]), reported_by=table.get("reported_by"),
-                     evaluator=raw.get("evaluator") or "unknown", self_reported=raw.get("self_reported"),
-                     source=raw["source"], quote_line=raw.get("quote_line"), footnote=raw.get("footnote"))
+    try:
+        return Published(table=table["table"], **{"reported_by": table.get("reported_by"), **raw})
+    except (ValidationError, TypeError) as error:
+        if isinstance(error, TypeError):
+            raise PublishedError(f"{path.name} entry {index}: {error}") from None
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PublishedError(f"{path.name} entry {index}: {where}: {first['msg']}") from None
 
 
 @lru_cache(maxsize=4)

@@ -1,100 +1,146 @@
 """Reviewer reports: records + verdicts -> REPORT.md, report.html (self-contained) and CSVs.
 
-Reads every record and verdict under results/; a corrupt file is named in the report and
-skipped. Several records of one cell: the newest is shown, with a note. Plots are drawn
-with matplotlib and embedded as inline SVG, so the page opens from disk with no network.
+Both documents answer first: one table of every claim (C1..C8 order) with its verdict, a
+one-line why naming the deciding rows, and the rival used; then the details. Warnings
+repeated across rows are printed once in a legend and cited by key. Markdown tables are
+drawn by tabulate, the page by a jinja2 template with autoescape; plots are matplotlib
+SVG inline, so the page opens from disk with no network. A corrupt record or verdict is
+named in the report and skipped; several records of one cell show the newest, with a note.
 """
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from pydantic import ValidationError
+from tabulate import tabulate
+
 from harness import atomic
-from harness.claims import newest_records
+from harness.claims import Verdict, newest_records
 from harness.records import RecordError, iter_records
 from harness.stats import Z95
 
 VERDICT_COLOURS = {"supported": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700",
                    "not yet measured": "#57606a", "out of scope": "#8250df"}
+PENDING = ("not yet measured", "not reported for the rival", "published number missing")
 
 
 @dataclass
 class ReportData:
+    results_dir: Path = Path("results")
     cells: dict = field(default_factory=dict)        # (model, benchmark) -> (path, record)
     runs_per_cell: dict = field(default_factory=dict)
-    verdicts: list = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
     skipped: list = field(default_factory=list)      # (path, reason)
+    legend: dict = field(default_factory=dict)       # warning text -> key ("w1")
+
+    def key(self, warning: str) -> str:
+        return self.legend.setdefault(warning, f"w{len(self.legend) + 1}")
+
+    def link(self, path: str) -> str:
+        """A record path relative to the report, so links work from disk and on a forge."""
+        return os.path.relpath(path, self.results_dir) if os.path.isabs(path) or path.startswith(
+            str(self.results_dir)) else path
 
 
-def load_verdicts(results_dir: Path, skipped: list) -> list[dict]:
+def claim_order(verdict: Verdict) -> tuple:
+    match = re.match(r"C(\d+)([a-z]?)", verdict.label or "")
+    return (int(match.group(1)), match.group(2)) if match else (99, verdict.claim)
+
+
+def load_verdicts(results_dir: Path, skipped: list) -> list[Verdict]:
     verdicts = []
     for path in sorted((results_dir / "verdicts").glob("*.json")):
         try:
-            verdict = json.loads(path.read_text())
-            if verdict.get("kind") != "claim-harness/verdict" or "verdict" not in verdict:
+            data = json.loads(path.read_text())
+            if data.get("kind") != "claim-harness/verdict":
                 raise ValueError("not a verdict file")
-            verdicts.append(verdict)
-        except (ValueError, json.JSONDecodeError) as error:
-            skipped.append((path, f"{path}: {error}"))
-    return verdicts
+            verdicts.append(Verdict.model_validate(data))
+        except (ValueError, ValidationError) as error:
+            first = str(error).splitlines()[0] if isinstance(error, ValidationError) else str(error)
+            skipped.append((path, f"{path}: {first} (re-run python -m harness.verify)"))
+    return sorted(verdicts, key=claim_order)
 
 
 def collect(results_dir: Path) -> ReportData:
-    data = ReportData()
+    data = ReportData(results_dir=results_dir)
     good = []
     for path, record in iter_records(results_dir):
         if isinstance(record, RecordError):
             data.skipped.append((path, str(record)))
-        else:
-            good.append((path, record))
-            key = (record["cell"]["model"], record["cell"]["benchmark"])
-            data.runs_per_cell[key] = data.runs_per_cell.get(key, 0) + 1
+            continue
+        good.append((path, record))
+        key = _cell_of(record)
+        data.runs_per_cell[key] = data.runs_per_cell.get(key, 0) + 1
     data.cells = newest_records(good)
     data.verdicts = load_verdicts(results_dir, data.skipped)
     return data
 
 
-# ---------------------------------------------------------------- tables (plain rows)
+def _cell_of(record) -> tuple:
+    record = record.model_dump(mode="json") if hasattr(record, "model_dump") else record
+    return record["cell"]["model"], record["cell"]["benchmark"]
+
+
+# ---------------------------------------------------------------- plain rows (tables, CSV)
+
+def fmt(value, digits: int = 1) -> str:
+    """A cell for a reader: numbers rounded, nothing printed for missing values."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt(v, digits) for v in value) + "]"
+    return str(value)
+
+
+def setting_of(record: dict) -> str:
+    bench = record["benchmark"]
+    return (f"{bench['num_fewshot']}-shot" + (", CoT" if bench["cot"] else "")
+            + (", chat template" if record["model"]["chat_template_applied"] else ""))
+
 
 def score_rows(data: ReportData) -> list[dict]:
     rows = []
     for (model, bench), (path, record) in sorted(data.cells.items()):
         primary = record["scores"]["primary"]
         value, half = 100 * primary["value"], 100 * Z95 * (primary["stderr"] or 0.0)
-        runs = data.runs_per_cell[(model, bench)]
-        rows.append({"model": model, "benchmark": bench, "score": round(value, 2),
+        runs = data.runs_per_cell.get((model, bench), 1)
+        rows.append({"model": model, "benchmark": bench, "setting": setting_of(record),
+                     "label": f"{bench} ({setting_of(record)})", "score": round(value, 2),
                      "ci95_low": round(value - half, 2), "ci95_high": round(value + half, 2),
                      "n_items": primary["n"], "metric": primary["metric"],
-                     "setting": f"{record['benchmark']['num_fewshot']}-shot"
-                                + (", CoT" if record["benchmark"]["cot"] else "")
-                                + (", chat template" if record["model"]["chat_template_applied"] else ""),
                      "finished_at": record["timing"]["finished_at"],
-                     "note": f"newest of {runs} runs" if runs > 1 else "", "record": str(path)})
+                     "note": f"newest of {runs} runs" if runs > 1 else "", "record": data.link(str(path))})
     return rows
 
 
 def reproduction_rows(data: ReportData) -> list[dict]:
     seen, rows = set(), []
     for verdict in data.verdicts:
-        for row in verdict.get("reproduction", []):
-            key = (row["model"], row["benchmark"], row.get("published"))
+        for row in verdict.reproduction:
+            key = (row.model, row.benchmark, row.published)
             if key in seen:
                 continue
             seen.add(key)
-            rows.append({"model": row["model"], "benchmark": row["benchmark"], "measured": row.get("measured"),
-                         "ci95": row.get("ci95"), "published": row.get("published"), "gap": row.get("gap"),
-                         "published_setting": row.get("published_setting"), "status": row["status"],
-                         "source": row.get("published_source", "")})
+            rows.append({"model": row.model, "benchmark": row.label, "measured": row.measured, "ci95": row.ci95,
+                         "published": row.published, "gap": row.gap, "published_setting": row.published_setting,
+                         "status": row.status, "source": row.published_source or "",
+                         "record": data.link(row.record) if row.record else ""})
     return rows
 
 
 def claim_rows(data: ReportData) -> list[dict]:
-    return [{"claim": v["claim"], "verdict": v["verdict"], "said_by": v.get("said_by", ""),
-             "when": v.get("when", ""), "reason": v["reason"]} for v in data.verdicts]
+    return [{"label": v.label, "claim": v.claim, "verdict": v.verdict, "rival": v.rival_chosen,
+             "why": v.why, "said_by": v.said_by, "when": v.when, "reason": v.reason} for v in data.verdicts]
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -102,9 +148,29 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
-                         for row in rows)
+        writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else fmt(v, 2) if v is None else v
+                          for k, v in row.items()} for row in rows)
     atomic.write_bytes(path, buffer.getvalue().encode())
+
+
+def evidence_rows(data: ReportData, comparison) -> tuple[list[list], list[str]]:
+    """(table rows of the compared and untested rows, labels of the rows still to measure)."""
+    table, pending = [], []
+    for row in comparison.rows:
+        if row.status in PENDING or row.status == "records share no items":
+            pending.append(row.label)
+            continue
+        notes = " ".join(data.key(w) for w in row.parity_warnings)
+        status = row.outcome or row.status
+        if row.status in ("untestable", "setup mismatch"):
+            status = f"{row.status}: {row.status_detail}"
+        elif row.power_note:
+            status += f"; {row.power_note}"
+        table.append([row.label, fmt(row.subject), fmt(row.rival),
+                      f"{row.difference:+.1f} {fmt(row.ci95)}".strip() if row.difference is not None else "",
+                      fmt(row.p_holm, 3) if row.p_holm is not None else "", fmt(row.n_items),
+                      fmt(row.mde), fmt(row.chance), status, notes, [data.link(r) for r in row.records]])
+    return table, pending
 
 
 # ---------------------------------------------------------------- plots (matplotlib -> SVG)
@@ -119,15 +185,14 @@ def _svg(figure) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog: the SVG sits inside HTML
 
 
-def forest_plot(verdict: dict) -> str | None:
-    """Differences (subject - rival, points) with 95% CIs, one line per comparison row."""
+def forest_plot(verdict: Verdict) -> str | None:
+    """Differences (subject - rival, points) with 95% CIs, one line per tested row."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(f"{r['benchmark']}{' (' + r['setting'].split(' [')[0][:24] + ')' if r.get('setting') else ''}"
-             f" vs {c['rival']}", r["difference"], r["ci95"])
-            for c in verdict.get("comparisons", []) for r in c["rows"] if r.get("ci95")]
+    rows = [(f"{r.label[:48]} vs {c.rival[:24]}", r.difference, r.ci95)
+            for c in verdict.comparisons for r in c.rows if r.ci95]
     if not rows:
         return None
     figure, axes = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.0))
@@ -140,14 +205,14 @@ def forest_plot(verdict: dict) -> str | None:
     return _svg(figure)
 
 
-def benchmark_bars(benchmark: str, scores: list[dict], reproductions: list[dict]) -> str:
+def benchmark_bars(label: str, scores: list[dict], reproductions: list[dict]) -> str:
     """Measured score per model (95% CI) beside the published number for that model."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = [row["model"] for row in scores]
-    published = {r["model"]: r["published"] for r in reproductions if r["benchmark"] == benchmark
+    published = {r["model"]: r["published"] for r in reproductions if r["benchmark"] == label
                  and r.get("published") is not None}
     figure, axes = plt.subplots(figsize=(1.8 * len(models) + 2, 3))
     xs = range(len(models))
@@ -158,146 +223,128 @@ def benchmark_bars(benchmark: str, scores: list[dict], reproductions: list[dict]
              label="published (its own setting)")
     axes.set_xticks(list(xs), models, fontsize=8)
     axes.set_ylabel("score (%)")
-    axes.set_title(benchmark, fontsize=9)
+    axes.set_title(label, fontsize=9)
     axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     return _svg(figure)
 
 
-# ---------------------------------------------------------------- Markdown
+# ---------------------------------------------------------------- Markdown (tabulate)
 
-def _md_table(headers: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+def md_table(headers: list[str], rows: list[list]) -> str:
+    clean = [[str(cell).replace("|", "\\|").replace("\n", " ") for cell in row] for row in rows]
+    return tabulate(clean, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def summary_rows(data: ReportData, link) -> list[list]:
+    return [[v.label, link(v), f"**{v.verdict.upper()}**", v.why, v.rival_chosen] for v in data.verdicts]
 
 
 def markdown(data: ReportData) -> str:
-    scores = score_rows(data)
-    models = sorted({r["model"] for r in scores})
-    benches = sorted({r["benchmark"] for r in scores})
-    by_cell = {(r["model"], r["benchmark"]): r for r in scores}
-    grid = [[m] + [(f"{by_cell[m, b]['score']:.1f} [{by_cell[m, b]['ci95_low']:.1f}, {by_cell[m, b]['ci95_high']:.1f}] "
-                    f"n={by_cell[m, b]['n_items']}, {by_cell[m, b]['setting']}" +
-                    (f" ({by_cell[m, b]['note']})" if by_cell[m, b]["note"] else ""))
-                   if (m, b) in by_cell else "not run" for b in benches] for m in models]
+    details = [line for verdict in data.verdicts for line in claim_markdown(data, verdict)]
     parts = ["# Benchmark-claim report", "",
-             "Scores in %, with 95% confidence intervals; each score comes from a record under `results/records/` (paths in `tables/scores.csv`).", "",
-             "## Scores (models x benchmarks)", "", _md_table(["model", *benches], grid), ""]
-    repro = reproduction_rows(data)
-    if repro:
-        parts += ["## Measured next to published", "", _md_table(
-            ["model", "benchmark", "measured [95% CI]", "published", "gap", "published setting", "status"],
-            [[r["model"], r["benchmark"], f"{r['measured']} {r['ci95']}" if r["measured"] is not None else "not run",
-              r["published"], r["gap"], r["published_setting"], r["status"]] for r in repro]), ""]
-    parts += ["## Claims", ""]
-    for verdict in data.verdicts:
-        parts += claim_markdown(verdict)
+             "Each claim, its verdict, why (the rows that decided it) and the rival row used; details and "
+             "evidence follow. Verdict rules: README, *Quantifiers*.", "",
+             md_table(["", "claim", "verdict", "why", "rival"],
+                      summary_rows(data, lambda v: f"[{v.statement.english or v.claim}](#claim-{v.claim})")), ""]
+    if data.legend:
+        parts += ["**Warnings legend** (cited by key in the tables below):", "",
+                  "; ".join(f"**{key}** {text}" for text, key in data.legend.items()), ""]
+    parts += scores_markdown(data)
+    parts += ["## Claims in detail", ""] + details
     if data.skipped:
         parts += ["## Skipped files", ""] + [f"- {reason}" for _, reason in data.skipped] + [""]
     return "\n".join(parts)
 
 
-def claim_markdown(verdict: dict) -> list[str]:
-    statement = verdict.get("statement", {}).get("english") or verdict["claim"]
-    lines = [f"### {verdict['claim']}: **{verdict['verdict'].upper()}**", "",
-             f"> {statement} — {verdict.get('said_by', '')}, {verdict.get('when', '')}", "",
-             f"Reason: {verdict['reason']}", ""]
-    for comparison in verdict.get("comparisons", []):
-        rows = [r for r in comparison["rows"]]
-        lines += [f"*{comparison['evidence']}*: {comparison['subject']} vs {comparison['rival']} — "
-                  f"{comparison['verdict']}", ""]
-        lines.append(_md_table(["benchmark", "subject", "rival", "difference [95% CI]", "p (Holm)", "parity"],
-                               [[r["benchmark"], r.get("subject", ""), r.get("rival", r.get("status", "")),
-                                 f"{r['difference']} {r['ci95']}" if "difference" in r else "",
-                                 f"{r['p_holm']:.3g}" if r.get("p_holm") is not None else "",
-                                 "; ".join(r.get("parity_warnings", []))] for r in rows]))
-        lines.append("")
-    if verdict.get("setup_parity_warnings"):
-        lines += ["Setup-parity warnings:", ""] + [f"- {w}" for w in verdict["setup_parity_warnings"]] + [""]
+def scores_markdown(data: ReportData) -> list[str]:
+    scores = score_rows(data)
+    if not scores:
+        return ["## Scores", "", "No measured records yet.", ""]
+    models = sorted({r["model"] for r in scores})
+    labels = sorted({r["label"] for r in scores})
+    by_cell = {(r["model"], r["label"]): r for r in scores}
+    grid = [[m] + [(f"{by_cell[m, b]['score']:.1f} [{by_cell[m, b]['ci95_low']:.1f}, {by_cell[m, b]['ci95_high']:.1f}] "
+                    f"n={by_cell[m, b]['n_items']}" + (f" ({by_cell[m, b]['note']})" if by_cell[m, b]["note"] else ""))
+                   if (m, b) in by_cell else "not run" for b in labels] for m in models]
+    parts = ["## Scores (models x benchmarks)", "",
+             "Scores in %, with 95% confidence intervals; each from a record under `records/` "
+             "(paths in `tables/scores.csv`).", "", md_table(["model", *labels], grid), ""]
+    repro = reproduction_rows(data)
+    if repro:
+        parts += ["## Measured next to published", "", md_table(
+            ["model", "benchmark (our setting)", "measured [95% CI]", "published (its setting)", "gap", "status"],
+            [[r["model"], r["benchmark"], f"{fmt(r['measured'])} {fmt(r['ci95'])}" if r["measured"] is not None
+              else "not run", f"{fmt(r['published'])} {r['published_setting'] or ''}", fmt(r["gap"]), r["status"]]
+             for r in repro]), ""]
+    return parts
+
+
+def claim_markdown(data: ReportData, verdict: Verdict) -> list[str]:
+    lines = [f'<a id="claim-{verdict.claim}"></a>', "",
+             f"### {verdict.label} {verdict.claim}: **{verdict.verdict.upper()}**", "",
+             f"> {verdict.statement.english or verdict.statement.original} — {verdict.said_by}, {verdict.when}", ""]
+    if verdict.semantics:
+        lines += [f"*Read as* ({verdict.quantifier}): {verdict.semantics}", ""]
+    if verdict.margin is not None:
+        lines += [f"*Margin* {verdict.margin:g} points: {verdict.margin_reason}", ""]
+    if verdict.proxy:
+        lines += ["*About a proxy*: " + "; ".join(verdict.proxy), ""]
+    lines += [f"*Why*: {verdict.why}", "", f"Evidence: [`verdicts/{verdict.claim}.json`](verdicts/{verdict.claim}.json)", ""]
+    if verdict.sensitivity:
+        lines += ["*Other rival rows* (same rule): " + "; ".join(
+            f"{a.rival}: {a.verdict}" for a in verdict.sensitivity)
+            + (" — the verdict depends on the rival chosen." if verdict.depends_on_rival
+               else " — the verdict does not depend on the rival chosen."), ""]
+    for comparison in verdict.comparisons:
+        lines += comparison_markdown(data, comparison)
+    if verdict.speed:
+        lines += [f"*Speed*: {verdict.speed.verdict} ({verdict.speed.reason})", ""]
     return lines
 
 
-# ---------------------------------------------------------------- HTML
-
-PAGE_STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#1f2328}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0 1.5rem}
-th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa;cursor:pointer;user-select:none} th.sorted-asc::after{content:" \\25B2"}
-th.sorted-desc::after{content:" \\25BC"} input{padding:.3rem;margin:.3rem 0;width:20rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:1rem}
-.card{border:1px solid #d0d7de;border-radius:8px;padding:.8rem;background:#fff}
-.badge{color:#fff;border-radius:1rem;padding:.1rem .6rem;font-weight:600;font-size:.8rem}
-.reason{font-size:.85rem} details{font-size:.8rem} .warn{color:#9a6700} svg{max-width:100%;height:auto}
-"""
-
-PAGE_SCRIPT = """
-function sortTable(th){const table=th.closest('table');const i=[...th.parentNode.children].indexOf(th);
-const asc=!th.classList.contains('sorted-asc');table.querySelectorAll('th').forEach(h=>h.classList.remove('sorted-asc','sorted-desc'));
-th.classList.add(asc?'sorted-asc':'sorted-desc');const rows=[...table.tBodies[0].rows];
-const key=r=>{const t=r.cells[i].dataset.value??r.cells[i].textContent;const n=parseFloat(t);return isNaN(n)?t.toLowerCase():n;};
-rows.sort((a,b)=>{const x=key(a),y=key(b);return (x>y?1:x<y?-1:0)*(asc?1:-1);});rows.forEach(r=>table.tBodies[0].appendChild(r));}
-function filterTable(input){const q=input.value.toLowerCase();const table=document.getElementById(input.dataset.table);
-[...table.tBodies[0].rows].forEach(r=>{r.style.display=r.textContent.toLowerCase().includes(q)?'':'none';});}
-document.querySelectorAll('th').forEach(th=>th.addEventListener('click',()=>sortTable(th)));
-document.querySelectorAll('input[data-table]').forEach(i=>i.addEventListener('input',()=>filterTable(i)));
-"""
+def comparison_markdown(data: ReportData, comparison) -> list[str]:
+    table, pending = evidence_rows(data, comparison)
+    lines = [f"**{comparison.subject} vs {comparison.rival}** — {comparison.evidence}: *{comparison.verdict}*"
+             + (f" (rival row: {comparison.rival_why})" if comparison.rival_why else ""), ""]
+    if table:
+        table = [row[:-1] + [" ".join(f"[record]({path})" for path in row[-1])] for row in table]
+        lines += [md_table(["benchmark (setting)", "subject", "rival", "difference [95% CI]", "p (Holm)", "n",
+                            "MDE (80%)", "chance", "outcome", "warnings", "evidence"], table), ""]
+    if pending:
+        lines += [f"Not yet measured or not reported ({len(pending)}): {', '.join(pending)}.", ""]
+    return lines
 
 
-def _cell(value) -> str:
-    number = value if isinstance(value, (int, float)) else ""
-    return f'<td data-value="{number}">{html.escape(str(value))}</td>'
+# ---------------------------------------------------------------- HTML (jinja2)
 
-
-def html_table(table_id: str, headers: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
-    return (f'<input placeholder="filter rows..." data-table="{table_id}">'
-            f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
-
-
-def verdict_card(verdict: dict) -> str:
-    colour = VERDICT_COLOURS.get(verdict["verdict"], "#57606a")
-    statement = verdict.get("statement", {}).get("english") or verdict["claim"]
-    warnings = "".join(f"<li>{html.escape(w)}</li>" for w in verdict.get("setup_parity_warnings", []))
-    plot = forest_plot(verdict) or ""
-    return (f'<div class="card" data-claim="{html.escape(verdict["claim"])}">'
-            f'<span class="badge" style="background:{colour}">{html.escape(verdict["verdict"])}</span> '
-            f'<b>{html.escape(verdict["claim"])}</b><p>&ldquo;{html.escape(statement)}&rdquo; '
-            f'&mdash; {html.escape(verdict.get("said_by", ""))}, {html.escape(str(verdict.get("when", "")))}</p>'
-            f'<p class="reason">{html.escape(verdict["reason"])}</p>{plot}'
-            + (f'<details><summary class="warn">setup-parity warnings ({len(verdict["setup_parity_warnings"])})'
-               f'</summary><ul>{warnings}</ul></details>' if warnings else "") + "</div>")
+def _environment() -> Environment:
+    environment = Environment(loader=PackageLoader("harness", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    environment.filters["fmt"] = fmt
+    return environment
 
 
 def html_page(data: ReportData) -> str:
     scores = score_rows(data)
     repro = reproduction_rows(data)
-    charts = "".join(benchmark_bars(b, [s for s in scores if s["benchmark"] == b], repro)
-                     for b in sorted({s["benchmark"] for s in scores}))
-    score_table = html_table("scores", ["model", "benchmark", "score %", "95% CI", "n", "metric", "setting", "note"],
-                             [[s["model"], s["benchmark"], s["score"], f"[{s['ci95_low']}, {s['ci95_high']}]",
-                               s["n_items"], s["metric"], s["setting"], s["note"]] for s in scores])
-    repro_table = html_table("reproduction", ["model", "benchmark", "measured", "95% CI", "published", "gap",
-                                              "published setting", "status"],
-                             [[r["model"], r["benchmark"], r["measured"] if r["measured"] is not None else "not run",
-                               str(r["ci95"] or ""), r["published"], r["gap"] if r["gap"] is not None else "",
-                               r["published_setting"], r["status"]] for r in repro])
-    cards = "".join(verdict_card(v) for v in data.verdicts)
-    skipped = "".join(f"<li>{html.escape(reason)}</li>" for _, reason in data.skipped)
+    charts = [Markup(benchmark_bars(label, [s for s in scores if s["label"] == label],
+                                    [dict(r, benchmark=r["benchmark"]) for r in repro]))
+              for label in sorted({s["label"] for s in scores})]
+    cards = []
+    for verdict in data.verdicts:
+        plot = forest_plot(verdict)
+        comparisons = []
+        for comparison in verdict.comparisons:
+            table, pending = evidence_rows(data, comparison)
+            comparisons.append({"c": comparison, "rows": table, "pending": pending})
+        cards.append({"v": verdict, "plot": Markup(plot) if plot else "", "comparisons": comparisons,
+                      "colour": VERDICT_COLOURS.get(verdict.verdict, "#57606a")})
     counts = {}
-    for v in data.verdicts:
-        counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
-    summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Benchmark-claim report</title>"
-            f"<style>{PAGE_STYLE}</style></head><body><h1>Benchmark-claim report</h1>"
-            f"<p>{len(scores)} measured cells, {len(data.verdicts)} claims: {html.escape(summary)}. "
-            f"Scores in %, 95% confidence intervals; click a column to sort.</p>"
-            f"<h2>Claims</h2><div class='cards'>{cards}</div>"
-            f"<h2>Scores</h2>{score_table}<h2>Measured next to published</h2>{repro_table}"
-            f"<h2>Per benchmark</h2>{charts}"
-            + (f"<h2>Skipped files</h2><ul>{skipped}</ul>" if skipped else "")
-            + f"<script>{PAGE_SCRIPT}</script></body></html>")
+    for verdict in data.verdicts:
+        counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
+    return _environment().get_template("report.html.j2").render(
+        verdicts=data.verdicts, cards=cards, scores=scores, repro=repro, charts=charts, legend=data.legend,
+        skipped=[reason for _, reason in data.skipped], colours=VERDICT_COLOURS,
+        summary=", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
 
 
 def write_report(results_dir: Path) -> dict:

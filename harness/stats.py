@@ -1,30 +1,30 @@
-"""The statistics verdicts rest on: paired tests on per-item outcomes, CIs, Holm.
+"""The statistics verdicts rest on: paired tests on per-item outcomes, CIs, Holm, power.
 
-Pure Python on purpose (no scipy at run time); tests check every function against
-scipy or hand-computed cases.
+scipy and numpy do the arithmetic (binomial test, normal quantiles, one vectorised
+bootstrap); this module only says which test answers which question. Standard errors of
+clustered items follow Miller, "Adding Error Bars to Evals" (arXiv:2411.00640), eq. 4.
 """
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
-Z95 = 1.959963984540054
-Z90 = 1.6448536269514722
+import numpy as np
+from scipy.stats import binomtest, norm
+
+Z95 = float(norm.ppf(0.975))
+Z90 = float(norm.ppf(0.95))
+POWER = 0.80
 
 
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts: b = items only A got
     right, c = items only B got right (binomial test of b against n = b + c, p = 1/2)."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n
-    return min(1.0, 2 * tail)
+    return float(binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
 
 
 def normal_two_sided_p(z: float) -> float:
-    return math.erfc(abs(z) / math.sqrt(2))
+    return float(2 * norm.sf(abs(z)))
 
 
 @dataclass
@@ -34,61 +34,66 @@ class Difference:
     high: float
     p_value: float
     method: str
+    mde: float | None = None          # minimum detectable effect at 80% power, same unit
+    mde_basis: str = ""               # how the MDE was computed (n, discordance)
+
+
+def _resample_means(diffs: list[np.ndarray], iterations: int, seed: int) -> np.ndarray:
+    """Macro mean over strata of the per-stratum mean difference, for `iterations` paired
+    resamples drawn within each stratum (one matrix per stratum, no Python loop per draw)."""
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(iterations)
+    for d in diffs:
+        picks = rng.integers(0, len(d), size=(iterations, len(d)))
+        totals += d[picks].mean(axis=1)
+    return totals / len(diffs)
 
 
 def paired_bootstrap(a_by_stratum: dict, b_by_stratum: dict, iterations: int = 2000,
                      seed: int = 0) -> tuple[float, float, float]:
     """Macro-mean difference (mean over strata of per-stratum mean A - B) with a 95%
     percentile CI; items are resampled in pairs within each stratum."""
-    strata = sorted(a_by_stratum)
-    diffs = {s: [x - y for x, y in zip(a_by_stratum[s], b_by_stratum[s])] for s in strata}
-    estimate = sum(sum(d) / len(d) for d in diffs.values()) / len(strata)
-    rng = random.Random(seed)
-    samples = []
-    for _ in range(iterations):
-        total = 0.0
-        for d in diffs.values():
-            total += sum(d[rng.randrange(len(d))] for _ in d) / len(d)
-        samples.append(total / len(strata))
-    samples.sort()
-    low = samples[int(0.025 * iterations)]
-    high = samples[min(iterations - 1, int(0.975 * iterations))]
+    estimate, low, high, _ = _bootstrap(a_by_stratum, b_by_stratum, iterations, seed)
     return estimate, low, high
+
+
+def _bootstrap(a: dict, b: dict, iterations: int, seed: int) -> tuple[float, float, float, np.ndarray]:
+    diffs = [np.asarray(a[s], float) - np.asarray(b[s], float) for s in sorted(a)]
+    estimate = float(np.mean([d.mean() for d in diffs]))
+    samples = _resample_means(diffs, iterations, seed)
+    low, high = np.quantile(samples, [0.025, 0.975])
+    return estimate, float(low), float(high), samples
 
 
 def paired_difference(a: dict, b: dict, iterations: int = 2000, seed: int = 0) -> Difference:
     """Compare two models on the same items. `a`/`b`: stratum -> list of per-item scores in
-    the same item order. 0/1 scores get McNemar's exact test; others a bootstrap p-value."""
-    estimate, low, high = paired_bootstrap(a, b, iterations, seed)
-    pairs = [(x, y) for s in a for x, y in zip(a[s], b[s])]
-    if all(x in (0, 1) and y in (0, 1) for x, y in pairs):
-        b_only = sum(1 for x, y in pairs if x == 1 and y == 0)
-        c_only = sum(1 for x, y in pairs if x == 0 and y == 1)
-        return Difference(estimate, low, high, mcnemar_exact(b_only, c_only), "McNemar exact (paired 0/1)")
+    the same item order. 0/1 scores get McNemar's exact test; others a bootstrap p-value.
+    The MDE uses the observed discordance rate (0/1) or the SD of item differences."""
+    estimate, low, high, samples = _bootstrap(a, b, iterations, seed)
+    x = np.concatenate([np.asarray(a[s], float) for s in sorted(a)])
+    y = np.concatenate([np.asarray(b[s], float) for s in sorted(a)])
+    if np.isin(x, (0, 1)).all() and np.isin(y, (0, 1)).all():
+        only_a, only_b = int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())
+        discordance = (only_a + only_b) / len(x)
+        return Difference(estimate, low, high, mcnemar_exact(only_a, only_b), "McNemar exact (paired 0/1)",
+                          mde_paired(len(x), discordance),
+                          f"n={len(x)} paired items, discordance {discordance:.1%}")
     # bootstrap p-value: how often the resampled difference crosses zero, two-sided
-    p_value = min(1.0, 2 * min(_share_at_or_below(0.0, a, b, iterations, seed, sign) for sign in (1, -1)))
-    return Difference(estimate, low, high, p_value, "paired bootstrap")
-
-
-def _share_at_or_below(threshold, a, b, iterations, seed, sign) -> float:
-    rng = random.Random(seed + 1)
-    diffs = [[x - y for x, y in zip(a[s], b[s])] for s in sorted(a)]
-    hits = 0
-    for _ in range(iterations):
-        value = sum(sum(d[rng.randrange(len(d))] for _ in d) / len(d) for d in diffs) / len(diffs)
-        hits += sign * value <= threshold
-    return (hits + 1) / (iterations + 1)
+    share = min((samples <= 0).sum(), (samples >= 0).sum())
+    p_value = min(1.0, 2 * (share + 1) / (iterations + 1))
+    sd = float(np.std(x - y, ddof=1)) if len(x) > 1 else 0.0
+    return Difference(estimate, low, high, p_value, "paired bootstrap",
+                      (Z95 + norm.ppf(POWER)) * sd / math.sqrt(len(x)), f"n={len(x)} paired items, SD of differences")
 
 
 def holm(p_values: list[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values, in the input order."""
-    order = sorted(range(len(p_values)), key=p_values.__getitem__)
-    adjusted = [0.0] * len(p_values)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted
+    p = np.asarray(p_values, float)
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (len(p) - np.arange(len(p))) * p[order])
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return adjusted.tolist()
 
 
 def binomial_stderr(percent: float, n: int) -> float:
@@ -105,7 +110,31 @@ def unpaired_difference(a: float, b: float, n: int) -> Difference:
     diff = a - b
     p_value = normal_two_sided_p(diff / stderr) if stderr else (0.0 if diff else 1.0)
     return Difference(diff, diff - Z95 * stderr, diff + Z95 * stderr, p_value,
-                      f"unpaired z-test, n={n} items each")
+                      f"unpaired z-test, n={n} items each", mde_from_stderr(stderr),
+                      f"n={n} items each, unpaired (no item data, discordance unknown)")
+
+
+def mde_from_stderr(stderr: float, alpha: float = 0.05, power: float = POWER) -> float:
+    """Smallest true difference a two-sided test at `alpha` detects with `power`, given the
+    standard error of the estimated difference (normal approximation)."""
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * stderr)
+
+
+def mde_paired(n: int, discordance: float, alpha: float = 0.05, power: float = POWER) -> float:
+    """MDE (as a proportion) of a paired 0/1 comparison: with discordance rate d, the
+    difference of two paired proportions has variance about d/n near the null."""
+    return mde_from_stderr(math.sqrt(discordance / n), alpha, power) if n else float("inf")
+
+
+def clustered_stderr(values: list[float], clusters: list) -> float:
+    """Cluster-robust standard error of a mean (Miller 2024, eq. 4): items of one cluster
+    (a subtask, a shared passage) are not independent, so residuals are summed per
+    cluster before squaring. Equals the plain SE (ddof=0) when every cluster has one item."""
+    x = np.asarray(values, float)
+    labels = np.asarray(clusters)
+    residuals = x - x.mean()
+    sums = np.array([residuals[labels == c].sum() for c in np.unique(labels)])
+    return float(math.sqrt((sums ** 2).sum()) / len(x))
 
 
 def equivalent(diff: Difference, margin: float) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
+from tabulate import tabulate
 
 from harness import CONFIG_DIR, atomic
 from harness.claims import judge, load_claims
@@ -15,7 +16,7 @@ from harness.published import PublishedError, load_all
 from harness.records import RecordError, iter_records, load_items
 from harness.schema import ConfigError
 
-VERDICT_SCHEMA = "1.0"
+VERDICT_SCHEMA = "2.0"  # 2.0: typed verdict (rival, why, sensitivity, proxy, power per row)
 
 
 def readable_records(results_dir: Path) -> list[tuple[Path, dict]]:
@@ -35,12 +36,11 @@ def verify(names: list[str] | None, results_dir: Path, iterations: int) -> list[
     records = readable_records(results_dir)
     verdicts = []
     for claim in claims:
-        verdict = judge(claim, records, entries, load_items, iterations)
-        verdict.update({"schema_version": VERDICT_SCHEMA, "kind": "claim-harness/verdict",
-                        "judged_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        "versions": versions()})
-        atomic.write_json(results_dir / "verdicts" / f"{claim.id}.json", verdict)
-        verdicts.append(verdict)
+        verdict = judge(claim, records, entries, load_items, iterations).model_copy(update={
+            "schema_version": VERDICT_SCHEMA, "kind": "claim-harness/verdict",
+            "judged_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions()})
+        atomic.write_json(results_dir / "verdicts" / f"{claim.id}.json", verdict.dump())
+        verdicts.append(verdict.dump())
     return verdicts
 
 
@@ -57,9 +57,8 @@ def main(cfg: DictConfig) -> None:
         verdicts = verify(names, Path(cfg.results_dir), int(cfg.bootstrap_iters))
     except (ConfigError, PublishedError, RecordError) as error:
         sys.exit(f"error: {error}")
-    width = max(len(v["claim"]) for v in verdicts)
-    for verdict in verdicts:
-        print(f"{verdict['claim'].ljust(width)}  {verdict['verdict'].upper():16}  {verdict['reason'][:160]}")
+    rows = [[v.get("label", ""), v["claim"], v["verdict"].upper(), v["why"][:140]] for v in verdicts]
+    print(tabulate(rows, headers=["", "claim", "verdict", "why"], tablefmt="simple"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Reports from real records and verdicts, opened in headless Chromium."""
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -43,14 +44,31 @@ def report_dir(packaged_run, tiny_run, tmp_path_factory):
 def test_markdown_report_has_scores_published_and_every_claim(report_dir):
     results, summary = report_dir
     text = (results / "REPORT.md").read_text()
-    assert "| smollm2_135m_instruct |" in text and "| gemma3_270m |" in text
+    assert re.search(r"\| smollm2_135m_instruct +\|", text) and re.search(r"\| gemma3_270m +\|", text)
     assert "newest of 2 runs" in text and "not run" in text
-    assert "| smollm2_135m_instruct | bbh_bigbench_mc |" in text and "28.2" in text  # measured next to published
+    assert re.search(r"\| smollm2_135m_instruct +\| bbh_bigbench_mc \(0-shot\) +\| .* 28\.2 BBH \(3-shot\)", text)
     claims = sorted(p.stem for p in (results / "verdicts").glob("*.json"))
     for claim in claims:
-        assert f"### {claim}: **" in text
+        assert f" {claim}: **" in text and f"](#claim-{claim})" in text  # summary links to the evidence
     assert "## Skipped files" in text and "ffffffffffffffff.json: not valid JSON" in text
     assert summary["claims"] == len(claims) and summary["cells"] == 4
+
+
+def test_markdown_report_answers_first(report_dir):
+    """The top table lists every claim in C1..C8 order with verdict, why and rival; repeated
+    warnings are one legend line; nothing prints "None"; benchmark labels carry settings."""
+    results, _ = report_dir
+    text = (results / "REPORT.md").read_text()
+    top = text.split("## Scores")[0]
+    labels = re.findall(r"^\| (C\d+[a-z]?|-) +\|", top, re.M)
+    assert labels[:3] == ["C1", "C2", "C3a"] and labels[-2:] == ["C8", "-"] and len(labels) == 14
+    assert "rival" in top.splitlines()[4] and "GPT-4o, Claude 3.5 Sonnet" in top
+    assert "None" not in text
+    legend = [line for line in text.splitlines() if line.startswith("**w1**")]
+    assert len(legend) == 1 and text.count("Llama 3.1 405B Instruct: the vendor's own number (Meta)") == 1
+    assert "bbh_bigbench_mc (0-shot)" in text and "| MMLU |" not in text
+    assert text.count("Not yet measured or not reported") >= 1
+    assert "[record](records/" in text  # measured rows link their records
 
 
 def test_newest_run_of_a_cell_wins(report_dir):
@@ -98,6 +116,9 @@ def test_html_report_in_headless_chromium(report_dir):
         assert errors == []
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "report.png"))  # the page as a reviewer opens it
+        summary = [r.find_elements("css selector", "td")[0].text
+                   for r in driver.find_elements("css selector", "#summary tbody tr")]
+        assert summary[:2] == ["C1", "C2"] and len(summary) == 14
         cards = driver.find_elements("css selector", ".card")
         claims = sorted(p.stem for p in (results / "verdicts").glob("*.json"))
         assert sorted(c.get_attribute("data-claim") for c in cards) == claims

@@ -71,3 +71,31 @@ def test_equivalence_needs_the_90_percent_ci_inside_the_margin():
     inside = stats.Difference(0.0, -1.9, 1.9, 1.0, "")
     assert stats.equivalent(inside, margin=2.0)
     assert not stats.equivalent(stats.Difference(1.5, -0.5, 3.5, 0.1, ""), margin=2.0)
+
+
+def test_minimum_detectable_effect_at_80_percent_power():
+    # paired 0/1, 840 items, a quarter discordant: (z_.975 + z_.80) * sqrt(0.25 / 840)
+    expected = (scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)) * math.sqrt(0.25 / 840)
+    assert stats.mde_paired(840, 0.25) == pytest.approx(expected)
+    assert 100 * stats.mde_paired(840, 0.25) == pytest.approx(4.83, abs=0.01)  # the BBH example in issue #12
+    unpaired = stats.unpaired_difference(28.2, 26.7, 6511)
+    assert unpaired.mde == pytest.approx(2.8016 * (unpaired.high - unpaired.low) / (2 * stats.Z95), rel=1e-3)
+
+
+def test_paired_difference_reports_its_power():
+    a = {"t": [1, 0] * 200}
+    b = {"t": [1, 1] * 100 + [0, 0] * 100}
+    diff = stats.paired_difference(a, b, iterations=200)
+    discordance = 0.5
+    assert diff.mde == pytest.approx(stats.mde_paired(400, discordance))
+    assert "discordance 50.0%" in diff.mde_basis
+
+
+def test_clustered_standard_error_follows_miller_2024():
+    values = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    singletons = stats.clustered_stderr(values, list(range(6)))
+    assert singletons == pytest.approx(math.sqrt(sum((v - 0.5) ** 2 for v in values)) / 6)
+    # items that move together within a cluster widen the standard error
+    together = stats.clustered_stderr([1, 1, 1, 0, 0, 0], ["a", "a", "a", "b", "b", "b"])
+    assert together > stats.clustered_stderr([1, 0, 1, 0, 1, 0], ["a", "a", "a", "b", "b", "b"])
+    assert together == pytest.approx(math.sqrt(1.5 ** 2 + 1.5 ** 2) / 6)

@@ -1,0 +1,135 @@
+"""The verdict of one claim: gather its comparisons, decide each, combine, and say why.
+
+Our own measurements decide when they exist; otherwise the published table does. The
+verdict names the rival row it used and what each alternative row would give, and says
+when the measured model is only a proxy for the one the claim names.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.claims.decide import decide
+from harness.claims.evidence import (dated, measured_rows, measured_vs_published_rows, newest_records,
+                                     published_rows, reproduction_rows)
+from harness.claims.model import Alternative, Claim, Comparison, Rival, Row, Verdict
+from harness.claims.speed import judge_speed
+
+MEASURED = "measured vs measured (paired, same items)"
+
+
+def combine(verdicts: list[str]) -> str:
+    if "refuted" in verdicts:
+        return "refuted"
+    if verdicts and all(v == "supported" for v in verdicts):
+        return "supported"
+    if "inconclusive" in verdicts:
+        return "inconclusive"
+    return "not yet measured"
+
+
+def compare(claim: Claim, evidence: str, subject: str, rival: Rival, rows: list[Row]) -> Comparison:
+    decision = decide(claim, rows)
+    return Comparison(evidence=evidence, subject=subject, rival=rival.name, rival_why=rival.why,
+                      verdict=decision.verdict, reason=decision.reason, deciding_rows=decision.deciding, rows=rows)
+
+
+def gather_comparisons(claim: Claim, newest: dict, entries, load_items, iterations: int) -> list[Comparison]:
+    """One comparison per (evidence kind, rival), most direct evidence first."""
+    comparisons = []
+    if claim.measured:
+        for rival in claim.measured.rivals:
+            rows = measured_rows(claim.measured, rival.name, newest, load_items, iterations)
+            comparisons.append(compare(claim, MEASURED, claim.measured.subject, rival, rows))
+    if claim.measured_vs_published:
+        evidence = claim.measured_vs_published
+        for rival in evidence.rivals:
+            rows = measured_vs_published_rows(evidence, rival.name, newest, entries)
+            comparisons.append(compare(claim, f"measured vs published ({evidence.table})", evidence.subject,
+                                       rival, rows))
+    if claim.published:
+        for rival in claim.published.rivals:
+            rows = published_rows(claim.published, rival.name, dated(entries, claim.evidence_as_of))
+            comparisons.append(compare(claim, f"published vs published ({claim.published.table})",
+                                       claim.published.subject, rival, rows))
+    return comparisons
+
+
+def sensitivity(claim: Claim, entries) -> list[Alternative]:
+    """What each alternative rival row would give under the same rule."""
+    if not claim.published:
+        return []
+    alternatives = []
+    for rival in claim.published.alternatives:
+        rows = published_rows(claim.published, rival.name, dated(entries, claim.evidence_as_of))
+        decision = decide(claim, rows)
+        alternatives.append(Alternative(rival=rival.name, why=rival.why, verdict=decision.verdict,
+                                        reason=decision.reason))
+    return alternatives
+
+
+def proxy_notes(claim: Claim, newest: dict) -> list[str]:
+    """How the measured models differ from the models the claim is about."""
+    if not claim.measured:
+        return []
+    notes = []
+    for model, claimed in claim.measured.claimed_models.items():
+        for bench in claim.measured.benchmarks:
+            cell = newest.get((model, bench))
+            if cell is None:
+                continue
+            ours = cell[1]["model"]
+            if claimed.variant and ours["variant"] != claimed.variant:
+                notes.append(f"{model} is the {ours['variant']} model; the claim names {claimed.name} ({claimed.variant})")
+            if not claimed.quantized and ours.get("quantization"):
+                notes.append(f"{model} runs {ours['quantization']} quantized weights; the claim's number is "
+                             f"from unquantized {claimed.name}")
+    return sorted(set(notes))
+
+
+def one_line_why(deciding: list[Comparison]) -> str:
+    parts = []
+    for comparison in deciding:
+        rows = comparison.deciding_rows
+        shown = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+        untested = [r.label for r in comparison.rows if r.status in ("untestable", "setup mismatch")]
+        parts.append(f"vs {comparison.rival}: {comparison.verdict}" + (f" on {shown}" if shown else "")
+                     + (f" (not tested: {', '.join(untested)})" if untested else ""))
+    return "; ".join(parts)
+
+
+def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, iterations: int = 2000) -> Verdict:
+    """Verdict for one claim from the records on disk and the published numbers."""
+    base = dict(claim=claim.id, label=claim.label, statement=claim.statement, said_by=claim.said_by,
+                where=claim.where, when=claim.when, quantifier=claim.quantifier, semantics=claim.semantics,
+                margin=claim.margin, margin_reason=claim.margin_reason)
+    if claim.quantifier == "out_of_scope":
+        return Verdict(**base, verdict="out of scope", reason=claim.reason, why=claim.reason)
+    newest = newest_records(records)
+    comparisons = gather_comparisons(claim, newest, entries, load_items, iterations)
+    measured = [c for c in comparisons if c.evidence.startswith("measured") and c.verdict != "not yet measured"]
+    deciding = measured or [c for c in comparisons if c.evidence.startswith("published")] or comparisons
+    verdict = combine([c.verdict for c in deciding])
+    reason = "; ".join(f"vs {c.rival}: {c.verdict} ({c.reason})" for c in deciding) or \
+        f"no evidence available: {claim.notes or 'the claim names no measured or published comparison'}"
+    why = one_line_why(deciding) or reason
+    proxy = proxy_notes(claim, newest) if measured else []
+    if proxy:
+        reason = f"about a proxy ({'; '.join(proxy)}): {reason}"
+        why = f"about a proxy: {why}"
+    if claim.evidence_as_of:
+        reason = f"judged on the evidence of its time (sources dated up to {claim.evidence_as_of}): {reason}"
+    alternatives = sensitivity(claim, entries)
+    result = Verdict(**base, verdict=verdict, reason=reason, why=why,
+                     deciding_rows=[r for c in deciding for r in c.deciding_rows],
+                     rival_chosen=", ".join(c.rival for c in deciding), decided_by=deciding[0].evidence if deciding else None,
+                     proxy=proxy, sensitivity=alternatives,
+                     depends_on_rival=any(a.verdict != verdict for a in alternatives) if alternatives else None,
+                     setup_parity_warnings=sorted({w for c in deciding for r in c.rows for w in r.parity_warnings}),
+                     comparisons=comparisons, reproduction=reproduction_rows(claim.reproduction, newest, entries))
+    if claim.speed:  # "less capable but faster": both halves must hold
+        speed = judge_speed(claim.speed, newest)
+        result.speed = speed
+        result.verdict = combine([verdict, speed.verdict])
+        result.reason = f"capability: {reason}; {speed.reason}"
+        result.why = f"capability: {why}; {speed.reason}"
+    return result
