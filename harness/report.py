@@ -312,7 +312,20 @@ def comparison_markdown(data: ReportData, comparison) -> list[str]:
                             "MDE (80%)", "chance", "outcome", "warnings", "evidence"], table), ""]
     if pending:
         lines += [f"Not yet measured or not reported ({len(pending)}): {', '.join(pending)}.", ""]
+    sources = comparison_sources(comparison)
+    if sources:
+        lines += ["Sources: " + "; ".join(sources), ""]
     return lines
+
+
+def comparison_sources(comparison) -> list[str]:
+    """Where the published numbers of one comparison come from, each source once."""
+    seen = []
+    for row in comparison.rows:
+        for source in (row.subject_source, row.rival_source):
+            if source and source not in seen:
+                seen.append(source)
+    return seen
 
 
 # ---------------------------------------------------------------- HTML (jinja2)
@@ -335,7 +348,8 @@ def html_page(data: ReportData) -> str:
         comparisons = []
         for comparison in verdict.comparisons:
             table, pending = evidence_rows(data, comparison)
-            comparisons.append({"c": comparison, "rows": table, "pending": pending})
+            comparisons.append({"c": comparison, "rows": table, "pending": pending,
+                                "sources": comparison_sources(comparison)})
         cards.append({"v": verdict, "plot": Markup(plot) if plot else "", "comparisons": comparisons,
                       "colour": VERDICT_COLOURS.get(verdict.verdict, "#57606a")})
     counts = {}

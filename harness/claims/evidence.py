@@ -52,11 +52,12 @@ def record_label(record: dict) -> str:
 def cell_parity(a: CellSetup, b: CellSetup, a_name: str, b_name: str) -> tuple[list[str], list[str]]:
     """(mismatches that make the row not like for like, softer warnings)."""
     mismatches, warnings = [], []
-    for field, show in (("shots", lambda v: f"{v}-shot"), ("cot", lambda v: "CoT" if v else "no CoT"),
-                        ("subset", lambda v: f"{v} subset")):
+    for field, name, show in (("shots", "shots differ", lambda v: f"{v}-shot"),
+                              ("cot", "CoT differs", lambda v: "CoT" if v else "no CoT"),
+                              ("subset", "subset differs", lambda v: f"{v} subset")):
         x, y = getattr(a, field), getattr(b, field)
         if x is not None and y is not None and x != y:
-            mismatches.append(f"{field} differ: {show(x)} vs {show(y)}")
+            mismatches.append(f"{name}: {show(x)} vs {show(y)}")
         elif (x is None) != (y is None):
             unstated = a_name if x is None else b_name
             warnings.append(f"{field} not stated for {unstated}")
