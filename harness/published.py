@@ -104,7 +104,7 @@ class Published(BaseModel):
         """The benchmark with this cell's setting: "GSM8K (0-shot, CoT)"."""
         stated = self.setup.label()
         if stated == "setting not stated" and not re.search(r"\d|avg|average", self.setting):
-            stated = self.setting.split(" (")[0].strip("() ") or stated   # "long context", "tool use": what the row says
+            stated = "shots not stated" if "not stated" in self.setting else self.setting.split(" (")[0] or stated   # "long context", "tool use": what the row says
         return f"{self.benchmark} ({stated})"
 
 

@@ -295,6 +295,9 @@ def claim_markdown(data: ReportData, verdict: Verdict) -> list[str]:
             f"{a.rival}: {a.verdict}" for a in verdict.sensitivity)
             + (" — the verdict depends on the rival chosen." if verdict.depends_on_rival
                else " — the verdict does not depend on the rival chosen."), ""]
+    if verdict.rule_checks:
+        lines += ["*The same rule on other pairs*: " + "; ".join(
+            f"{c.subject} vs {c.rival}: {c.verdict} ({c.why})" for c in verdict.rule_checks), ""]
     for comparison in verdict.comparisons:
         lines += comparison_markdown(data, comparison)
     if verdict.speed:

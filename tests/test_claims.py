@@ -56,6 +56,8 @@ def test_seed_claims_from_the_published_tables(case, tmp_path):
         assert rows[benchmark]["n_items"] == n and rows[benchmark]["n_source"]
     assert {a["rival"]: a["verdict"] for a in verdict.get("sensitivity", [])} == case.get("sensitivity", {}) or \
         "sensitivity" not in case
+    checks = {f"{c['subject']} vs {c['rival']}": c["verdict"] for c in verdict.get("rule_checks", [])}
+    assert checks == case.get("rule_checks", {})  # the same rule on other pairs of the table
     assert "None" not in json.dumps(verdict)
 
 

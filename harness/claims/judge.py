@@ -67,6 +67,20 @@ def sensitivity(claim: Claim, entries) -> list[Alternative]:
     return alternatives
 
 
+def rule_checks(claim: Claim, entries) -> list[Alternative]:
+    """The same rule on other pairs of the table (the two rivals against each other, or
+    the roles swapped), so a reader sees whether the rule itself is reasonable."""
+    if not claim.published:
+        return []
+    checks = []
+    for check in claim.published.checks:
+        evidence = claim.published.model_copy(update={"subject": check.subject})
+        decision = decide(claim, published_rows(evidence, check.rival, dated(entries, claim.evidence_as_of)))
+        checks.append(Alternative(subject=check.subject, rival=check.rival, why=check.why,
+                                  verdict=decision.verdict, reason=decision.reason))
+    return checks
+
+
 def proxy_notes(claim: Claim, newest: dict) -> list[str]:
     """How the measured models differ from the models the claim is about."""
     if not claim.measured:
@@ -124,6 +138,7 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
                      rival_chosen=", ".join(c.rival for c in deciding), decided_by=deciding[0].evidence if deciding else None,
                      proxy=proxy, sensitivity=alternatives,
                      depends_on_rival=any(a.verdict != verdict for a in alternatives) if alternatives else None,
+                     rule_checks=rule_checks(claim, entries),
                      setup_parity_warnings=sorted({w for c in deciding for r in c.rows for w in r.parity_warnings}),
                      comparisons=comparisons, reproduction=reproduction_rows(claim.reproduction, newest, entries))
     if claim.speed:  # "less capable but faster": both halves must hold

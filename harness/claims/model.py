@@ -32,11 +32,19 @@ class Rival(Strict):
     why: str                        # why this row stands for the rival the claim names
 
 
+class RuleCheck(Strict):
+    """Another pair of the same table judged by the same rule, to show what the rule does."""
+    subject: str
+    rival: str
+    why: str
+
+
 class PublishedEvidence(Strict):
     table: str
     subject: str                    # model name as the table prints it
     rivals: list[Rival]
     alternatives: list[Rival] = []  # other rows a reader could take as the rival (sensitivity view)
+    checks: list[RuleCheck] = []    # e.g. the two rivals against each other, or roles swapped
     benchmarks: list[str] = []      # empty = every benchmark both have
 
 
@@ -160,6 +168,7 @@ class Comparison(Strict):
 
 
 class Alternative(Strict):
+    subject: str = ""
     rival: str
     why: str = ""
     verdict: str
@@ -207,6 +216,7 @@ class Verdict(Strict):
     proxy: list[str] = []               # how the measured models differ from the ones the claim names
     sensitivity: list[Alternative] = []
     depends_on_rival: Optional[bool] = None
+    rule_checks: list[Alternative] = []  # the same rule on other pairs of the table
     speed: Optional[SpeedVerdict] = None
     setup_parity_warnings: list[str] = []
     comparisons: list[Comparison] = []
