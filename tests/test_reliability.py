@@ -101,12 +101,12 @@ def test_corrupt_gguf_is_named(tmp_path):
 
 def test_claim_naming_a_missing_published_score(tmp_path):
     from harness import claims
-    from harness.published import load_all
-    claim = claims.Claim(id="x", quantifier="beats", published={
-        "table": "Llama 3 Herd paper Table 2 (finetuned models)", "subject": "Llama 3.1 405B Instruct",
-        "rivals": ["GPT-5"]})
-    claim.published = claims.build(claims.PublishedEvidence, claim.published, "x")
-    with pytest.raises(claims.PublishedError, match=r"has no model 'GPT-5' \(it has: "):
+    from harness.published import PublishedError, load_all
+    claim = claims.Claim(id="x", quantifier="beats", statement={"original": "x"}, said_by="x", where="x", when="x",
+                         semantics="x", published={
+                             "table": "Llama 3 Herd paper Table 2 (finetuned models)",
+                             "subject": "Llama 3.1 405B Instruct", "rivals": [{"name": "GPT-5", "why": "test"}]})
+    with pytest.raises(PublishedError, match=r"has no model 'GPT-5' \(it has: "):
         claims.judge(claim, [], load_all(), load_items)
 
 
