@@ -79,6 +79,9 @@ def power_notes(claim: Claim, rows: list[Row]) -> None:
             what = "the claimed gap" if claim.claimed_gap is not None else "the margin"
         if row.mde > gap:
             row.power_note = f"underpowered: detects {row.mde:.1f} points at 80% power, {what} is {gap:.1f}"
+        elif row.diff is not None and -gap < row.diff.low and row.diff.high < gap:
+            row.power_note = (f"detected equivalence: the 95% CI [{row.diff.low:.1f}, {row.diff.high:.1f}] "
+                              f"excludes {what} of {gap:.1f} either way")
         else:
             row.power_note = f"powered for {what} ({gap:.1f} >= MDE {row.mde:.1f}) yet not significant"
 
@@ -170,6 +173,8 @@ def decide_on_par(claim: Claim, rows: list[Row], tally: str) -> Decision:
 
 def _power_summary(rows: list[Row]) -> str:
     under = [r for r in rows if r.power_note and r.power_note.startswith("underpowered")]
-    if not under:
-        return ""
-    return "; underpowered on " + ", ".join(f"{r.label} (MDE {r.mde:.1f})" for r in under)
+    equivalent = [r for r in rows if r.power_note and r.power_note.startswith("detected equivalence")]
+    text = "; underpowered on " + ", ".join(f"{r.label} (MDE {r.mde:.1f})" for r in under) if under else ""
+    if equivalent:
+        text += "; detected equivalence (the gap that matters is excluded) on " + _names(equivalent)
+    return text

@@ -132,6 +132,7 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
         why = f"about a proxy: {why}"
     if claim.evidence_as_of:
         reason = f"judged on the evidence of its time (sources dated up to {claim.evidence_as_of}): {reason}"
+        why = f"on the evidence of its time (to {claim.evidence_as_of}): {why}"
     alternatives = sensitivity(claim, entries)
     result = Verdict(**base, verdict=verdict, reason=reason, why=why,
                      deciding_rows=[r for c in deciding for r in c.deciding_rows],
