@@ -383,7 +383,7 @@ def _main(cfg) -> None:
     import sys
 
     summary = write_report(Path(cfg.results_dir))
-    for path, reason in summary["skipped"]:
+    for _, reason in summary["skipped"]:
         print(f"[report] skipped: {reason}", file=sys.stderr)
     for path in summary["outputs"].values():
         print(f"wrote {path}")

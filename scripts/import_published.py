@@ -129,7 +129,7 @@ def cell_setup(entry: dict, evaluator: str) -> tuple[str, dict, str | None]:
     setup = {"shots": parsed["shots"], "cot": parsed["cot"], "prompt": None, "subset": None,
              "metric": metric_of(row_setting)}
     cell_note = apply_cell_note(note_match.group(1), model, setup) if note_match else None
-    for prefix, benchmark, subset, why in SUBSETS:
+    for prefix, benchmark, subset, _why in SUBSETS:
         if table.startswith(prefix) and entry["benchmark"] == benchmark:
             setup["subset"] = subset
     return row_setting, {k: v for k, v in setup.items() if v is not None}, cell_note
@@ -218,7 +218,7 @@ def llama2_table4(path: Path) -> list[dict]:
         if not match:
             continue
         bench = LLAMA2_NAMES.get(match["bench"], match["bench"])
-        for model, cell in zip(models, match["cells"].split("|")):
+        for model, cell in zip(models, match["cells"].split("|"), strict=False):
             if cell.strip() in ("–", "-", ""):
                 continue
             evaluator, basis = LLAMA2_MODELS[model]

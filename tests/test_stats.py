@@ -44,8 +44,8 @@ def test_paired_difference_uses_mcnemar_for_binary_items_and_a_bootstrap_ci():
     a = {"t": [1 if rng.random() < 0.7 else 0 for _ in range(400)]}
     b = {"t": [x if rng.random() < 0.8 else 1 - x for x in a["t"]]}
     diff = stats.paired_difference(a, b, iterations=1000)
-    only_a = sum(1 for x, y in zip(a["t"], b["t"]) if x > y)
-    only_b = sum(1 for x, y in zip(a["t"], b["t"]) if y > x)
+    only_a = sum(1 for x, y in zip(a["t"], b["t"], strict=False) if x > y)
+    only_b = sum(1 for x, y in zip(a["t"], b["t"], strict=False) if y > x)
     assert diff.method.startswith("McNemar")
     assert diff.p_value == pytest.approx(scipy_stats.binomtest(only_a, only_a + only_b).pvalue)
     assert diff.estimate == pytest.approx((only_a - only_b) / 400)

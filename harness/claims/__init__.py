@@ -8,11 +8,26 @@
 - `speed`: throughput halves of claims;
 - `judge`: one claim -> one `Verdict` (rival named, alternatives shown, proxies labelled).
 """
+
 from harness.claims.decide import Decision, decide
 from harness.claims.evidence import newest_records
 from harness.claims.judge import judge
 from harness.claims.loading import CLAIM_DIR, claim_names, load_claim, load_claims
 from harness.claims.model import QUANTIFIERS, VERDICTS, Claim, Comparison, Row, Verdict
 
-__all__ = ["CLAIM_DIR", "QUANTIFIERS", "VERDICTS", "Claim", "Comparison", "Decision", "Row", "Verdict",
-           "claim_names", "decide", "judge", "load_claim", "load_claims", "newest_records"]
+__all__ = [
+    "CLAIM_DIR",
+    "QUANTIFIERS",
+    "VERDICTS",
+    "Claim",
+    "Comparison",
+    "Decision",
+    "Row",
+    "Verdict",
+    "claim_names",
+    "decide",
+    "judge",
+    "load_claim",
+    "load_claims",
+    "newest_records",
+]

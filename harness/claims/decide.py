@@ -22,6 +22,7 @@ Semantics (README "Quantifiers"):
   bound, i.e. one-sided 5%); refuted when a row's 95% CI lies entirely below -margin.
   Being ahead never counts against it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,16 +37,16 @@ UNTESTED = ("untestable", "setup mismatch")
 class Decision:
     verdict: str
     reason: str
-    deciding: list[str] = field(default_factory=list)   # labels of the rows that decided
+    deciding: list[str] = field(default_factory=list)  # labels of the rows that decided
 
 
 def classify(rows: list[Row], alpha: float) -> None:
     """Fill p_holm and outcome on every row that has numbers."""
     tested = [r for r in rows if r.status == "compared" and r.diff is not None]
-    for row, p_adj in zip(tested, stats.holm([r.diff.p_value for r in tested]) if tested else []):
+    for row, p_adj in zip(tested, stats.holm([r.diff.p_value for r in tested]) if tested else [], strict=False):
         row.p_holm = p_adj
         side = "ahead" if row.difference > 0 else "behind" if row.difference < 0 else "tie"
-        row.outcome = ({"ahead": "win", "behind": "loss"}.get(side, side) if p_adj < alpha else side)
+        row.outcome = {"ahead": "win", "behind": "loss"}.get(side, side) if p_adj < alpha else side
     for row in rows:
         if row.status in UNTESTED:
             side = "ahead" if row.difference > 0 else "behind" if row.difference < 0 else "tie"
@@ -59,8 +60,10 @@ def _names(rows: list[Row]) -> str:
 def _tally(rows: list[Row]) -> str:
     numbered = [r for r in rows if r.outcome]
     count = lambda *outcomes: sum(r.outcome in outcomes for r in numbered)  # noqa: E731
-    text = (f"ahead on {count('win', 'ahead', 'untested (ahead)')}/{len(numbered)} rows ({count('win')} beyond noise "
-            f"after Holm), behind on {count('loss', 'behind', 'untested (behind)')} ({count('loss')} beyond noise)")
+    text = (
+        f"ahead on {count('win', 'ahead', 'untested (ahead)')}/{len(numbered)} rows ({count('win')} beyond noise "
+        f"after Holm), behind on {count('loss', 'behind', 'untested (behind)')} ({count('loss')} beyond noise)"
+    )
     untested = [r for r in numbered if r.status in UNTESTED]
     if untested:
         text += f"; not tested: {'; '.join(f'{r.label}: {r.status_detail}' for r in untested)}"
@@ -80,8 +83,10 @@ def power_notes(claim: Claim, rows: list[Row]) -> None:
         if row.mde > gap:
             row.power_note = f"underpowered: detects {row.mde:.1f} points at 80% power, {what} is {gap:.1f}"
         elif row.diff is not None and -gap < row.diff.low and row.diff.high < gap:
-            row.power_note = (f"detected equivalence: the 95% CI [{row.diff.low:.1f}, {row.diff.high:.1f}] "
-                              f"excludes {what} of {gap:.1f} either way")
+            row.power_note = (
+                f"detected equivalence: the 95% CI [{row.diff.low:.1f}, {row.diff.high:.1f}] "
+                f"excludes {what} of {gap:.1f} either way"
+            )
         else:
             row.power_note = f"powered for {what} ({gap:.1f} >= MDE {row.mde:.1f}) yet not significant"
 
@@ -116,25 +121,38 @@ def decide_beats(claim: Claim, rows: list[Row], tally: str) -> Decision:
         return Decision("supported", tally + f"; needs {needed} wins beyond noise", [r.label for r in wins])
     if len(wins) + len(potential) < needed:
         behind = [r for r in rows if r.outcome in ("loss", "behind")]
-        return Decision("refuted", tally + f"; needs {needed} wins, and only {len(wins) + len(potential)} rows "
-                        f"have the subject ahead at all ({_names(wins + potential) or 'none'})",
-                        [r.label for r in (wins + potential or behind)])
-    return Decision("inconclusive", tally + f"; needs {needed} wins beyond noise; possible: {_names(potential)}"
-                    + _power_summary(potential), [r.label for r in wins + potential])
+        return Decision(
+            "refuted",
+            tally + f"; needs {needed} wins, and only {len(wins) + len(potential)} rows "
+            f"have the subject ahead at all ({_names(wins + potential) or 'none'})",
+            [r.label for r in (wins + potential or behind)],
+        )
+    return Decision(
+        "inconclusive",
+        tally + f"; needs {needed} wins beyond noise; possible: {_names(potential)}" + _power_summary(potential),
+        [r.label for r in wins + potential],
+    )
 
 
 def decide_on_all(rows: list[Row], tally: str) -> Decision:
     behind = [r for r in rows if r.outcome in ("loss", "behind")]
     if behind:
         noise = ["beyond noise" if r.outcome == "loss" else "inside the noise" for r in behind]
-        return Decision("refuted", tally + "; 'all' fails on " +
-                        ", ".join(f"{r.label} ({r.difference:+.1f}, {n})" for r, n in zip(behind, noise)),
-                        [r.label for r in behind])
+        return Decision(
+            "refuted",
+            tally
+            + "; 'all' fails on "
+            + ", ".join(f"{r.label} ({r.difference:+.1f}, {n})" for r, n in zip(behind, noise, strict=False)),
+            [r.label for r in behind],
+        )
     not_won = [r for r in rows if r.outcome != "win"]
     if not not_won:
         return Decision("supported", tally, [r.label for r in rows])
-    return Decision("inconclusive", tally + f"; not shown as wins: {_names(not_won)}" + _power_summary(not_won),
-                    [r.label for r in not_won])
+    return Decision(
+        "inconclusive",
+        tally + f"; not shown as wins: {_names(not_won)}" + _power_summary(not_won),
+        [r.label for r in not_won],
+    )
 
 
 def decide_on_par(claim: Claim, rows: list[Row], tally: str) -> Decision:
@@ -160,11 +178,15 @@ def decide_on_par(claim: Claim, rows: list[Row], tally: str) -> Decision:
     text = f"{tally}; {kind} margin {margin:g} points"
     if outside:
         side = "below" if better_ok else "outside"
-        return Decision("refuted", f"{text}; 95% CI entirely {side} the margin on {_names(outside)}",
-                        [r.label for r in outside])
+        return Decision(
+            "refuted", f"{text}; 95% CI entirely {side} the margin on {_names(outside)}", [r.label for r in outside]
+        )
     if unclear:
-        return Decision("inconclusive", f"{text}; not shown on {_names(unclear)}" + _power_summary(unclear),
-                        [r.label for r in unclear])
+        return Decision(
+            "inconclusive",
+            f"{text}; not shown on {_names(unclear)}" + _power_summary(unclear),
+            [r.label for r in unclear],
+        )
     tested = [r for r in rows if r.status == "compared"]
     if not tested:
         return Decision("inconclusive", f"{text}; no row could be tested", [])

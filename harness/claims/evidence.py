@@ -3,6 +3,7 @@ reproduction checks. Each row carries its cells' own settings; parity is judged 
 cell, and a row whose two cells were not produced alike (shots, CoT, prompt, subset) is
 shown as a setup mismatch instead of being tested.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -10,14 +11,18 @@ from pathlib import Path
 
 from harness import stats
 from harness.claims.items import items_for
-from harness.claims.model import (MeasuredEvidence, MeasuredVsPublished, PublishedEvidence, Reproduction,
-                                  ReproductionRow, Row)
+from harness.claims.model import (
+    MeasuredEvidence,
+    MeasuredVsPublished,
+    PublishedEvidence,
+    Reproduction,
+    ReproductionRow,
+    Row,
+)
 from harness.published import CellSetup, Published, PublishedError, find
 
-UNDATED = "9999"
-
-
 # ---------------------------------------------------------------- records, read once
+
 
 def plain(value):
     """Records and items as plain dicts, whether records.py hands out dicts or models."""
@@ -42,19 +47,25 @@ def record_setup(record: dict) -> CellSetup:
 
 def record_label(record: dict) -> str:
     bench = record["benchmark"]
-    parts = [f"{bench['num_fewshot']}-shot", "CoT" if bench["cot"] else "",
-             "chat template" if record["model"]["chat_template_applied"] else ""]
+    parts = [
+        f"{bench['num_fewshot']}-shot",
+        "CoT" if bench["cot"] else "",
+        "chat template" if record["model"]["chat_template_applied"] else "",
+    ]
     return f"{bench['name']} ({', '.join(p for p in parts if p)})"
 
 
 # ---------------------------------------------------------------- cell parity
 
+
 def cell_parity(a: CellSetup, b: CellSetup, a_name: str, b_name: str) -> tuple[list[str], list[str]]:
     """(mismatches that make the row not like for like, softer warnings)."""
     mismatches, warnings = [], []
-    for field, name, show in (("shots", "shots differ", lambda v: f"{v}-shot"),
-                              ("cot", "CoT differs", lambda v: "CoT" if v else "no CoT"),
-                              ("subset", "subset differs", lambda v: f"{v} subset")):
+    for field, name, show in (
+        ("shots", "shots differ", lambda v: f"{v}-shot"),
+        ("cot", "CoT differs", lambda v: "CoT" if v else "no CoT"),
+        ("subset", "subset differs", lambda v: f"{v} subset"),
+    ):
         x, y = getattr(a, field), getattr(b, field)
         if x is not None and y is not None and x != y:
             mismatches.append(f"{name}: {show(x)} vs {show(y)}")
@@ -82,12 +93,12 @@ def provenance_warnings(subject: Published, rival: Published) -> list[str]:
 
 # ---------------------------------------------------------------- published vs published
 
+
 def dated(entries, as_of: str):
     """Entries whose source existed on `as_of` (YYYY-MM-DD); undated sources are kept."""
     if not as_of:
         return entries
-    return tuple(e for e in entries if (e.source.commit_date or UNDATED)[:10] <= as_of or
-                 not e.source.commit_date)
+    return tuple(e for e in entries if not e.source.commit_date or e.source.commit_date[:10] <= as_of)
 
 
 def _row_key(entry: Published) -> str:
@@ -96,9 +107,11 @@ def _row_key(entry: Published) -> str:
 
 def _rival_cell(subject: Published, rivals: list[Published]) -> Published | None:
     same_bench = [e for e in rivals if e.benchmark == subject.benchmark]
-    for match in ([e for e in same_bench if subject.quote_line and e.quote_line == subject.quote_line],
-                  [e for e in same_bench if _row_key(e) == _row_key(subject)],
-                  same_bench if len({_row_key(e) for e in same_bench}) == 1 else []):
+    for match in (
+        [e for e in same_bench if subject.quote_line and e.quote_line == subject.quote_line],
+        [e for e in same_bench if _row_key(e) == _row_key(subject)],
+        same_bench if len({_row_key(e) for e in same_bench}) == 1 else [],
+    ):
         if match:
             return match[0]
     return None
@@ -119,38 +132,70 @@ def published_rows(evidence: PublishedEvidence, rival: str, entries) -> list[Row
 
 
 def published_row(subject: Published, other: Published | None) -> Row:
-    row = Row(benchmark=subject.benchmark, label=subject.label, subject=subject.value,
-              subject_setup=subject.setup.label(), subject_source=subject.citation)
+    row = Row(
+        benchmark=subject.benchmark,
+        label=subject.label,
+        subject=subject.value,
+        subject_setup=subject.setup.label(),
+        subject_source=subject.citation,
+    )
     if other is None:
         return row.model_copy(update={"status": "not reported for the rival"})
     mismatches, warnings = cell_parity(subject.setup, other.setup, subject.model, other.model)
     lookup = items_for(subject.benchmark, subject.setup.subset or other.setup.subset)
-    row = row.model_copy(update={
-        "rival": other.value, "rival_setup": other.setup.label(), "rival_source": other.citation,
-        "difference": round(subject.value - other.value, 2), "n_items": lookup.n, "n_source": lookup.why,
-        "parity_warnings": mismatches + warnings + provenance_warnings(subject, other)})
+    row = row.model_copy(
+        update={
+            "rival": other.value,
+            "rival_setup": other.setup.label(),
+            "rival_source": other.citation,
+            "difference": round(subject.value - other.value, 2),
+            "n_items": lookup.n,
+            "n_source": lookup.why,
+            "parity_warnings": mismatches + warnings + provenance_warnings(subject, other),
+        }
+    )
     if mismatches:
-        return row.model_copy(update={"status": "setup mismatch", "status_detail": "; ".join(mismatches),
-                                      "label": f"{subject.benchmark} ({subject.setup.label()} vs {other.setup.label()})"})
+        return row.model_copy(
+            update={
+                "status": "setup mismatch",
+                "status_detail": "; ".join(mismatches),
+                "label": f"{subject.benchmark} ({subject.setup.label()} vs {other.setup.label()})",
+            }
+        )
     if lookup.n is None:
-        return row.model_copy(update={"status": "untestable", "status_detail": lookup.why,
-                                      "method": "no item count: point difference only"})
+        return row.model_copy(
+            update={
+                "status": "untestable",
+                "status_detail": lookup.why,
+                "method": "no item count: point difference only",
+            }
+        )
     diff = stats.unpaired_difference(subject.value, other.value, lookup.n)
-    return row.model_copy(update={"ci95": [round(diff.low, 2), round(diff.high, 2)], "p_value": diff.p_value,
-                                  "method": diff.method, "mde": round(diff.mde, 2), "mde_basis": diff.mde_basis,
-                                  "diff": diff})
+    return row.model_copy(
+        update={
+            "ci95": [round(diff.low, 2), round(diff.high, 2)],
+            "p_value": diff.p_value,
+            "method": diff.method,
+            "mde": round(diff.mde, 2),
+            "mde_basis": diff.mde_basis,
+            "diff": diff,
+        }
+    )
 
 
 # ---------------------------------------------------------------- measured vs measured
 
+
 def measured_parity(a: dict, b: dict) -> list[str]:
     warnings = []
-    checks = [("num_fewshot", a["benchmark"]["num_fewshot"], b["benchmark"]["num_fewshot"]),
-              ("limit", a["benchmark"]["limit"], b["benchmark"]["limit"]),
-              ("chat template", a["model"]["chat_template_applied"], b["model"]["chat_template_applied"]),
-              ("dtype", a["model"]["dtype"], b["model"]["dtype"]),
-              ("scorer", a["model"].get("scorer"), b["model"].get("scorer")),
-              ("lm-eval", a["versions"]["lm_eval"], b["versions"]["lm_eval"])]
+    checks = [
+        ("num_fewshot", a["benchmark"]["num_fewshot"], b["benchmark"]["num_fewshot"]),
+        ("limit", a["benchmark"]["limit"], b["benchmark"]["limit"]),
+        ("chat template", a["model"]["chat_template_applied"], b["model"]["chat_template_applied"]),
+        ("dtype", a["model"]["dtype"], b["model"]["dtype"]),
+        ("scorer", a["model"].get("scorer"), b["model"].get("scorer")),
+        ("lm-eval", a["versions"]["lm_eval"], b["versions"]["lm_eval"]),
+    ]
     warnings += [f"{name} differs: {x} vs {y}" for name, x, y in checks if x != y]
     quantized = [(r["model"]["name"], r["model"]["quantization"]) for r in (a, b) if r["model"].get("quantization")]
     warnings += [f"{name} is quantized ({q})" for name, q in quantized]
@@ -175,8 +220,9 @@ def paired_items(a_items: list[dict], b_items: list[dict]) -> tuple[dict, dict, 
 
 def chance_baseline(items: list[dict]) -> float | None:
     """Expected accuracy, in points, of guessing uniformly among each item's choices."""
-    choices = [len(i["loglikelihoods"]) for i in items if isinstance(i.get("loglikelihoods"), list)
-               and i["loglikelihoods"]]
+    choices = [
+        len(i["loglikelihoods"]) for i in items if isinstance(i.get("loglikelihoods"), list) and i["loglikelihoods"]
+    ]
     return round(100 * sum(1 / c for c in choices) / len(choices), 2) if choices else None
 
 
@@ -185,9 +231,15 @@ def measured_rows(evidence: MeasuredEvidence, rival: str, newest: dict, load_ite
     for bench in evidence.benchmarks:
         cells = [newest.get((evidence.subject, bench)), newest.get((rival, bench))]
         if None in cells:
-            missing = [m for m, c in zip((evidence.subject, rival), cells) if c is None]
-            rows.append(Row(benchmark=bench, label=bench, status="not yet measured",
-                            status_detail=f"no record for {', '.join(missing)}"))
+            missing = [m for m, c in zip((evidence.subject, rival), cells, strict=False) if c is None]
+            rows.append(
+                Row(
+                    benchmark=bench,
+                    label=bench,
+                    status="not yet measured",
+                    status_detail=f"no record for {', '.join(missing)}",
+                )
+            )
             continue
         rows.append(measured_row(bench, cells, evidence.subject, load_items, iterations))
     return rows
@@ -202,21 +254,36 @@ def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -
         return Row(benchmark=bench, label=label, status="records share no items", status_detail="cannot pair")
     diff = stats.paired_difference(a_scores, b_scores, iterations=iterations)
     tasks = [task for task in a_scores for _ in a_scores[task]]
-    differences = [x - y for task in a_scores for x, y in zip(a_scores[task], b_scores[task])]
+    differences = [x - y for task in a_scores for x, y in zip(a_scores[task], b_scores[task], strict=False)]
     warnings = measured_parity(a, b) + ([f"{unmatched} items of {subject} not in both records"] if unmatched else [])
-    scaled = stats.Difference(100 * diff.estimate, 100 * diff.low, 100 * diff.high, diff.p_value, diff.method,
-                              100 * diff.mde, diff.mde_basis)
-    return Row(benchmark=bench, label=label, subject=round(100 * a["scores"]["primary"]["value"], 2),
-               rival=round(100 * b["scores"]["primary"]["value"], 2), subject_setup=label, rival_setup=record_label(b),
-               difference=round(scaled.estimate, 2), ci95=[round(scaled.low, 2), round(scaled.high, 2)],
-               p_value=diff.p_value, n_items=len(differences), n_source="items both records scored",
-               method=diff.method, mde=round(scaled.mde, 2), mde_basis=diff.mde_basis,
-               chance=chance_baseline(a_items),
-               clustered_se=round(100 * stats.clustered_stderr(differences, tasks), 2),
-               records=[str(a_path), str(b_path)], parity_warnings=warnings, diff=scaled)
+    scaled = stats.Difference(
+        100 * diff.estimate, 100 * diff.low, 100 * diff.high, diff.p_value, diff.method, 100 * diff.mde, diff.mde_basis
+    )
+    return Row(
+        benchmark=bench,
+        label=label,
+        subject=round(100 * a["scores"]["primary"]["value"], 2),
+        rival=round(100 * b["scores"]["primary"]["value"], 2),
+        subject_setup=label,
+        rival_setup=record_label(b),
+        difference=round(scaled.estimate, 2),
+        ci95=[round(scaled.low, 2), round(scaled.high, 2)],
+        p_value=diff.p_value,
+        n_items=len(differences),
+        n_source="items both records scored",
+        method=diff.method,
+        mde=round(scaled.mde, 2),
+        mde_basis=diff.mde_basis,
+        chance=chance_baseline(a_items),
+        clustered_se=round(100 * stats.clustered_stderr(differences, tasks), 2),
+        records=[str(a_path), str(b_path)],
+        parity_warnings=warnings,
+        diff=scaled,
+    )
 
 
 # ---------------------------------------------------------------- measured vs a published number
+
 
 def measured_score(record: dict) -> stats.Difference:
     """Our primary score in points with its normal 95% CI (p-value filled in by the caller)."""
@@ -236,8 +303,14 @@ def measured_vs_published_rows(evidence: MeasuredVsPublished, rival: str, newest
             continue
         cell = newest.get((evidence.subject, bench))
         if cell is None:
-            rows.append(Row(benchmark=bench, label=f"{bench} vs {point.label}", status="not yet measured",
-                            status_detail=f"no record for {evidence.subject}"))
+            rows.append(
+                Row(
+                    benchmark=bench,
+                    label=f"{bench} vs {point.label}",
+                    status="not yet measured",
+                    status_detail=f"no record for {evidence.subject}",
+                )
+            )
             continue
         rows.append(measured_vs_published_row(bench, cell, point, rival))
     return rows
@@ -250,38 +323,75 @@ def measured_vs_published_row(bench: str, cell, point: Published, rival: str) ->
     diff = ours.estimate - point.value
     p_value = stats.normal_two_sided_p(diff / stderr) if stderr else (0.0 if diff else 1.0)
     mismatches, warnings = cell_parity(record_setup(record), point.setup, "ours", rival)
-    warnings = mismatches + warnings + ([f"{rival}: the vendor's own number ({point.evaluator})"]
-                                        if point.self_reported else [])
+    warnings = (
+        mismatches
+        + warnings
+        + ([f"{rival}: the vendor's own number ({point.evaluator})"] if point.self_reported else [])
+    )
     warnings.append(f"measured by this harness vs published by {point.reported_by} ({point.evaluator})")
-    row = Row(benchmark=bench, label=record_label(record), subject=round(ours.estimate, 2), rival=point.value,
-              subject_setup=record_setup(record).label(), rival_setup=point.setup.label(),
-              rival_source=point.citation, difference=round(diff, 2), n_items=record["scores"]["primary"]["n"],
-              n_source="our record", records=[str(path)], parity_warnings=warnings)
+    row = Row(
+        benchmark=bench,
+        label=record_label(record),
+        subject=round(ours.estimate, 2),
+        rival=point.value,
+        subject_setup=record_setup(record).label(),
+        rival_setup=point.setup.label(),
+        rival_source=point.citation,
+        difference=round(diff, 2),
+        n_items=record["scores"]["primary"]["n"],
+        n_source="our record",
+        records=[str(path)],
+        parity_warnings=warnings,
+    )
     if mismatches:
         return row.model_copy(update={"status": "setup mismatch", "status_detail": "; ".join(mismatches)})
-    result = stats.Difference(diff, ours.low - point.value, ours.high - point.value, p_value,
-                              "our 95% CI against the published point", stats.mde_from_stderr(stderr),
-                              f"n={record['scores']['primary']['n']} items, published point taken as exact")
-    return row.model_copy(update={"ci95": [round(result.low, 2), round(result.high, 2)], "p_value": p_value,
-                                  "method": result.method, "mde": round(result.mde, 2),
-                                  "mde_basis": result.mde_basis, "diff": result})
+    result = stats.Difference(
+        diff,
+        ours.low - point.value,
+        ours.high - point.value,
+        p_value,
+        "our 95% CI against the published point",
+        stats.mde_from_stderr(stderr),
+        f"n={record['scores']['primary']['n']} items, published point taken as exact",
+    )
+    return row.model_copy(
+        update={
+            "ci95": [round(result.low, 2), round(result.high, 2)],
+            "p_value": p_value,
+            "method": result.method,
+            "mde": round(result.mde, 2),
+            "mde_basis": result.mde_basis,
+            "diff": result,
+        }
+    )
 
 
 # ---------------------------------------------------------------- reproduction
+
 
 def reproduction_rows(checks: list[Reproduction], newest: dict, entries) -> list[ReproductionRow]:
     return [reproduction_row(check, newest, entries) for check in checks]
 
 
 def reproduction_row(check: Reproduction, newest: dict, entries) -> ReproductionRow:
-    row = ReproductionRow(model=check.model, benchmark=check.benchmark, label=check.benchmark,
-                          status="not yet measured", known_differences=check.known_differences)
+    row = ReproductionRow(
+        model=check.model,
+        benchmark=check.benchmark,
+        label=check.benchmark,
+        status="not yet measured",
+        known_differences=check.known_differences,
+    )
     try:
         published = find(check.table, check.published_model, check.published_benchmark, entries=entries)[0]
     except PublishedError as error:
         return row.model_copy(update={"status": f"published number missing: {error}"})
-    row = row.model_copy(update={"published": published.value, "published_setting": published.label,
-                                 "published_source": published.citation})
+    row = row.model_copy(
+        update={
+            "published": published.value,
+            "published_setting": published.label,
+            "published_source": published.citation,
+        }
+    )
     cell = newest.get((check.model, check.benchmark))
     if cell is None:
         return row
@@ -290,9 +400,14 @@ def reproduction_row(check: Reproduction, newest: dict, entries) -> Reproduction
     measured, half = 100 * primary["value"], 100 * stats.Z95 * (primary["stderr"] or 0.0)
     mismatches, warnings = cell_parity(record_setup(record), published.setup, "ours", "published")
     inside = abs(measured - published.value) <= half
-    return row.model_copy(update={
-        "label": record_label(record), "measured": round(measured, 2),
-        "ci95": [round(measured - half, 2), round(measured + half, 2)],
-        "gap": round(measured - published.value, 2), "record": str(path),
-        "status": "published value inside our 95% CI" if inside else "published value outside our 95% CI",
-        "parity_warnings": list(check.known_differences) + mismatches + warnings})
+    return row.model_copy(
+        update={
+            "label": record_label(record),
+            "measured": round(measured, 2),
+            "ci95": [round(measured - half, 2), round(measured + half, 2)],
+            "gap": round(measured - published.value, 2),
+            "record": str(path),
+            "status": "published value inside our 95% CI" if inside else "published value outside our 95% CI",
+            "parity_warnings": list(check.known_differences) + mismatches + warnings,
+        }
+    )

@@ -1,5 +1,6 @@
 """How many items a published number rests on, keyed by (benchmark, subset), with sources
 (benchmark_items.yaml beside this module). Unknown -> the row is shown but untestable."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ class ItemCount(BaseModel):
 @dataclass(frozen=True)
 class Lookup:
     n: Optional[int]
-    why: str            # the source of n, or why there is none
+    why: str  # the source of n, or why there is none
 
 
 @lru_cache(maxsize=1)

@@ -4,13 +4,20 @@ Our own measurements decide when they exist; otherwise the published table does.
 verdict names the rival row it used and what each alternative row would give, and says
 when the measured model is only a proxy for the one the claim names.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from harness.claims.decide import decide
-from harness.claims.evidence import (dated, measured_rows, measured_vs_published_rows, newest_records,
-                                     published_rows, reproduction_rows)
+from harness.claims.evidence import (
+    dated,
+    measured_rows,
+    measured_vs_published_rows,
+    newest_records,
+    published_rows,
+    reproduction_rows,
+)
 from harness.claims.model import Alternative, Claim, Comparison, Rival, Row, Verdict
 from harness.claims.speed import judge_speed
 
@@ -29,8 +36,16 @@ def combine(verdicts: list[str]) -> str:
 
 def compare(claim: Claim, evidence: str, subject: str, rival: Rival, rows: list[Row]) -> Comparison:
     decision = decide(claim, rows)
-    return Comparison(evidence=evidence, subject=subject, rival=rival.name, rival_why=rival.why,
-                      verdict=decision.verdict, reason=decision.reason, deciding_rows=decision.deciding, rows=rows)
+    return Comparison(
+        evidence=evidence,
+        subject=subject,
+        rival=rival.name,
+        rival_why=rival.why,
+        verdict=decision.verdict,
+        reason=decision.reason,
+        deciding_rows=decision.deciding,
+        rows=rows,
+    )
 
 
 def gather_comparisons(claim: Claim, newest: dict, entries, load_items, iterations: int) -> list[Comparison]:
@@ -44,13 +59,17 @@ def gather_comparisons(claim: Claim, newest: dict, entries, load_items, iteratio
         evidence = claim.measured_vs_published
         for rival in evidence.rivals:
             rows = measured_vs_published_rows(evidence, rival.name, newest, entries)
-            comparisons.append(compare(claim, f"measured vs published ({evidence.table})", evidence.subject,
-                                       rival, rows))
+            comparisons.append(
+                compare(claim, f"measured vs published ({evidence.table})", evidence.subject, rival, rows)
+            )
     if claim.published:
         for rival in claim.published.rivals:
             rows = published_rows(claim.published, rival.name, dated(entries, claim.evidence_as_of))
-            comparisons.append(compare(claim, f"published vs published ({claim.published.table})",
-                                       claim.published.subject, rival, rows))
+            comparisons.append(
+                compare(
+                    claim, f"published vs published ({claim.published.table})", claim.published.subject, rival, rows
+                )
+            )
     return comparisons
 
 
@@ -62,8 +81,9 @@ def sensitivity(claim: Claim, entries) -> list[Alternative]:
     for rival in claim.published.alternatives:
         rows = published_rows(claim.published, rival.name, dated(entries, claim.evidence_as_of))
         decision = decide(claim, rows)
-        alternatives.append(Alternative(rival=rival.name, why=rival.why, verdict=decision.verdict,
-                                        reason=decision.reason))
+        alternatives.append(
+            Alternative(rival=rival.name, why=rival.why, verdict=decision.verdict, reason=decision.reason)
+        )
     return alternatives
 
 
@@ -76,8 +96,15 @@ def rule_checks(claim: Claim, entries) -> list[Alternative]:
     for check in claim.published.checks:
         evidence = claim.published.model_copy(update={"subject": check.subject})
         decision = decide(claim, published_rows(evidence, check.rival, dated(entries, claim.evidence_as_of)))
-        checks.append(Alternative(subject=check.subject, rival=check.rival, why=check.why,
-                                  verdict=decision.verdict, reason=decision.reason))
+        checks.append(
+            Alternative(
+                subject=check.subject,
+                rival=check.rival,
+                why=check.why,
+                verdict=decision.verdict,
+                reason=decision.reason,
+            )
+        )
     return checks
 
 
@@ -93,10 +120,14 @@ def proxy_notes(claim: Claim, newest: dict) -> list[str]:
                 continue
             ours = cell[1]["model"]
             if claimed.variant and ours["variant"] != claimed.variant:
-                notes.append(f"{model} is the {ours['variant']} model; the claim names {claimed.name} ({claimed.variant})")
+                notes.append(
+                    f"{model} is the {ours['variant']} model; the claim names {claimed.name} ({claimed.variant})"
+                )
             if not claimed.quantized and ours.get("quantization"):
-                notes.append(f"{model} runs {ours['quantization']} quantized weights; the claim's number is "
-                             f"from unquantized {claimed.name}")
+                notes.append(
+                    f"{model} runs {ours['quantization']} quantized weights; the claim's number is "
+                    f"from unquantized {claimed.name}"
+                )
     return sorted(set(notes))
 
 
@@ -106,16 +137,28 @@ def one_line_why(deciding: list[Comparison]) -> str:
         rows = comparison.deciding_rows
         shown = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
         untested = [r.label for r in comparison.rows if r.status in ("untestable", "setup mismatch")]
-        parts.append(f"vs {comparison.rival}: {comparison.verdict}" + (f" on {shown}" if shown else "")
-                     + (f" (not tested: {', '.join(untested)})" if untested else ""))
+        parts.append(
+            f"vs {comparison.rival}: {comparison.verdict}"
+            + (f" on {shown}" if shown else "")
+            + (f" (not tested: {', '.join(untested)})" if untested else "")
+        )
     return "; ".join(parts)
 
 
 def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, iterations: int = 2000) -> Verdict:
     """Verdict for one claim from the records on disk and the published numbers."""
-    base = dict(claim=claim.id, label=claim.label, statement=claim.statement, said_by=claim.said_by,
-                where=claim.where, when=claim.when, quantifier=claim.quantifier, semantics=claim.semantics,
-                margin=claim.margin, margin_reason=claim.margin_reason)
+    base = dict(
+        claim=claim.id,
+        label=claim.label,
+        statement=claim.statement,
+        said_by=claim.said_by,
+        where=claim.where,
+        when=claim.when,
+        quantifier=claim.quantifier,
+        semantics=claim.semantics,
+        margin=claim.margin,
+        margin_reason=claim.margin_reason,
+    )
     if claim.quantifier == "out_of_scope":
         return Verdict(**base, verdict="out of scope", reason=claim.reason, why=claim.reason)
     newest = newest_records(records)
@@ -123,8 +166,10 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
     measured = [c for c in comparisons if c.evidence.startswith("measured") and c.verdict != "not yet measured"]
     deciding = measured or [c for c in comparisons if c.evidence.startswith("published")] or comparisons
     verdict = combine([c.verdict for c in deciding])
-    reason = "; ".join(f"vs {c.rival}: {c.verdict} ({c.reason})" for c in deciding) or \
-        f"no evidence available: {claim.notes or 'the claim names no measured or published comparison'}"
+    reason = (
+        "; ".join(f"vs {c.rival}: {c.verdict} ({c.reason})" for c in deciding)
+        or f"no evidence available: {claim.notes or 'the claim names no measured or published comparison'}"
+    )
     why = one_line_why(deciding) or reason
     proxy = proxy_notes(claim, newest) if measured else []
     if proxy:
@@ -134,14 +179,22 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
         reason = f"judged on the evidence of its time (sources dated up to {claim.evidence_as_of}): {reason}"
         why = f"on the evidence of its time (to {claim.evidence_as_of}): {why}"
     alternatives = sensitivity(claim, entries)
-    result = Verdict(**base, verdict=verdict, reason=reason, why=why,
-                     deciding_rows=[r for c in deciding for r in c.deciding_rows],
-                     rival_chosen=", ".join(c.rival for c in deciding), decided_by=deciding[0].evidence if deciding else None,
-                     proxy=proxy, sensitivity=alternatives,
-                     depends_on_rival=any(a.verdict != verdict for a in alternatives) if alternatives else None,
-                     rule_checks=rule_checks(claim, entries),
-                     setup_parity_warnings=sorted({w for c in deciding for r in c.rows for w in r.parity_warnings}),
-                     comparisons=comparisons, reproduction=reproduction_rows(claim.reproduction, newest, entries))
+    result = Verdict(
+        **base,
+        verdict=verdict,
+        reason=reason,
+        why=why,
+        deciding_rows=[r for c in deciding for r in c.deciding_rows],
+        rival_chosen=", ".join(c.rival for c in deciding),
+        decided_by=deciding[0].evidence if deciding else None,
+        proxy=proxy,
+        sensitivity=alternatives,
+        depends_on_rival=any(a.verdict != verdict for a in alternatives) if alternatives else None,
+        rule_checks=rule_checks(claim, entries),
+        setup_parity_warnings=sorted({w for c in deciding for r in c.rows for w in r.parity_warnings}),
+        comparisons=comparisons,
+        reproduction=reproduction_rows(claim.reproduction, newest, entries),
+    )
     if claim.speed:  # "less capable but faster": both halves must hold
         speed = judge_speed(claim.speed, newest)
         result.speed = speed

@@ -1,4 +1,5 @@
 """Claims as data: configs/claim/<id>.yaml -> a validated Claim."""
+
 from __future__ import annotations
 
 from pathlib import Path

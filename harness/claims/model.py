@@ -4,6 +4,7 @@ comparison row, one comparison, and the verdict written to results/verdicts/<cla
 Pydantic v2 with extra="forbid": an unknown key or a wrong type fails with the field's
 path. Verdict JSON is dumped without None values, so no report ever prints "None".
 """
+
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -28,12 +29,13 @@ class Statement(Strict):
 
 
 class Rival(Strict):
-    name: str                       # as the table prints it, or a model config name
-    why: str                        # why this row stands for the rival the claim names
+    name: str  # as the table prints it, or a model config name
+    why: str  # why this row stands for the rival the claim names
 
 
 class RuleCheck(Strict):
     """Another pair of the same table judged by the same rule, to show what the rule does."""
+
     subject: str
     rival: str
     why: str
@@ -41,37 +43,38 @@ class RuleCheck(Strict):
 
 class PublishedEvidence(Strict):
     table: str
-    subject: str                    # model name as the table prints it
+    subject: str  # model name as the table prints it
     rivals: list[Rival]
     alternatives: list[Rival] = []  # other rows a reader could take as the rival (sensitivity view)
-    checks: list[RuleCheck] = []    # e.g. the two rivals against each other, or roles swapped
-    benchmarks: list[str] = []      # empty = every benchmark both have
+    checks: list[RuleCheck] = []  # e.g. the two rivals against each other, or roles swapped
+    benchmarks: list[str] = []  # empty = every benchmark both have
 
 
 class ClaimedModel(Strict):
     """What the claim is about, to tell when our measured model is only a proxy."""
-    name: str                                       # as the claim names it
+
+    name: str  # as the claim names it
     variant: Optional[Literal["base", "instruct"]] = None
     quantized: bool = False
 
 
 class MeasuredEvidence(Strict):
-    subject: str                    # model config names
+    subject: str  # model config names
     rivals: list[Rival]
-    benchmarks: list[str]           # benchmark config names
-    claimed_models: dict[str, ClaimedModel] = {}   # model config -> the model the claim names
+    benchmarks: list[str]  # benchmark config names
+    claimed_models: dict[str, ClaimedModel] = {}  # model config -> the model the claim names
 
 
 class MeasuredVsPublished(Strict):
-    subject: str                    # model config name (our records)
+    subject: str  # model config name (our records)
     table: str
-    rivals: list[Rival]             # model names as the table prints them
-    benchmarks: dict[str, str]      # our benchmark config -> "Benchmark|setting" in the table
+    rivals: list[Rival]  # model names as the table prints them
+    benchmarks: dict[str, str]  # our benchmark config -> "Benchmark|setting" in the table
 
 
 class Reproduction(Strict):
-    model: str                      # model config name
-    benchmark: str                  # benchmark config name
+    model: str  # model config name
+    benchmark: str  # benchmark config name
     table: str
     published_model: str
     published_benchmark: str
@@ -85,30 +88,30 @@ class Speed(Strict):
 
 class Claim(Strict):
     id: str
-    label: str = ""                 # "C1".."C8": the order of the report's top table
+    label: str = ""  # "C1".."C8": the order of the report's top table
     statement: Statement
     said_by: str
     where: str
     when: str
     quantifier: Literal[QUANTIFIERS]
-    semantics: str = ""             # what the quantifier means for this claim, in words
-    min_count: int = 2              # "several": at least this many wins
+    semantics: str = ""  # what the quantifier means for this claim, in words
+    min_count: int = 2  # "several": at least this many wins
     margin: Optional[float] = None  # points: parity claims
     margin_reason: str = ""
-    claimed_gap: Optional[float] = None     # points: the gap the claim asserts (power is judged against it)
+    claimed_gap: Optional[float] = None  # points: the gap the claim asserts (power is judged against it)
     claimed_gap_source: str = ""
-    evidence_as_of: str = ""        # might_surpass: which evidence existed when the claim was made
+    evidence_as_of: str = ""  # might_surpass: which evidence existed when the claim was made
     alpha: float = 0.05
     published: Optional[PublishedEvidence] = None
     measured: Optional[MeasuredEvidence] = None
     measured_vs_published: Optional[MeasuredVsPublished] = None
     reproduction: list[Reproduction] = []
-    speed: Optional[Speed] = None   # judged from throughput in records
-    reason: str = ""                # why out of scope
+    speed: Optional[Speed] = None  # judged from throughput in records
+    reason: str = ""  # why out of scope
     notes: str = ""
 
     @model_validator(mode="after")
-    def _stated(self) -> "Claim":
+    def _stated(self) -> Claim:
         if self.quantifier == "out_of_scope":
             if not self.reason:
                 raise ValueError("an out-of-scope claim needs a reason")
@@ -124,9 +127,10 @@ class Claim(Strict):
 
 class Row(Strict):
     """One benchmark of one comparison. `status` says whether it was tested."""
+
     benchmark: str
-    label: str                                  # benchmark with its setting, as shown to readers
-    status: str = "compared"                    # compared | untestable | setup mismatch | not yet measured | ...
+    label: str  # benchmark with its setting, as shown to readers
+    status: str = "compared"  # compared | untestable | setup mismatch | not yet measured | ...
     status_detail: Optional[str] = None
     subject: Optional[float] = None
     rival: Optional[float] = None
@@ -139,12 +143,12 @@ class Row(Strict):
     n_items: Optional[int] = None
     n_source: Optional[str] = None
     method: Optional[str] = None
-    mde: Optional[float] = None                 # minimum detectable effect, 80% power, points
+    mde: Optional[float] = None  # minimum detectable effect, 80% power, points
     mde_basis: Optional[str] = None
-    power_note: Optional[str] = None            # inconclusive rows: underpowered vs detected equivalence
+    power_note: Optional[str] = None  # inconclusive rows: underpowered vs detected equivalence
     outcome: Optional[str] = None
-    chance: Optional[float] = None              # measured multiple-choice cells: chance baseline, points
-    clustered_se: Optional[float] = None        # points, clustered by subtask (Miller 2024)
+    chance: Optional[float] = None  # measured multiple-choice cells: chance baseline, points
+    clustered_se: Optional[float] = None  # points, clustered by subtask (Miller 2024)
     parity_warnings: list[str] = []
     subject_source: Optional[str] = None
     rival_source: Optional[str] = None
@@ -209,11 +213,11 @@ class Verdict(Strict):
     margin_reason: str = ""
     verdict: Literal[VERDICTS]
     reason: str
-    why: str = ""                       # one line naming the deciding rows
+    why: str = ""  # one line naming the deciding rows
     deciding_rows: list[str] = []
     rival_chosen: str = ""
     decided_by: Optional[str] = None
-    proxy: list[str] = []               # how the measured models differ from the ones the claim names
+    proxy: list[str] = []  # how the measured models differ from the ones the claim names
     sensitivity: list[Alternative] = []
     depends_on_rival: Optional[bool] = None
     rule_checks: list[Alternative] = []  # the same rule on other pairs of the table
