@@ -131,16 +131,33 @@ def proxy_notes(claim: Claim, newest: dict) -> list[str]:
     return sorted(set(notes))
 
 
+OUTCOME_WORDS = {
+    "win": "ahead beyond noise",
+    "loss": "behind beyond noise",
+    "ahead": "ahead within noise",
+    "behind": "behind within noise",
+    "tie": "tied",
+}
+
+
 def one_line_why(deciding: list[Comparison]) -> str:
+    """Per rival: the verdict, then the deciding rows grouped by what they showed."""
     parts = []
     for comparison in deciding:
-        rows = comparison.deciding_rows
-        shown = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+        outcome = {r.label: r.outcome for r in comparison.rows}
+        groups: dict[str, list[str]] = {}
+        for label in comparison.deciding_rows:
+            word = OUTCOME_WORDS.get(outcome.get(label) or "", "untested")
+            groups.setdefault(word, []).append(label)
+        shown = "; ".join(
+            f"{word} on {', '.join(labels[:3])}" + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+            for word, labels in groups.items()
+        )
         untested = [r.label for r in comparison.rows if r.status in ("untestable", "setup mismatch")]
         parts.append(
             f"vs {comparison.rival}: {comparison.verdict}"
-            + (f" on {shown}" if shown else "")
-            + (f" (not tested: {', '.join(untested)})" if untested else "")
+            + (f" ({shown})" if shown else "")
+            + (f", not tested: {', '.join(untested)}" if untested else "")
         )
     return "; ".join(parts)
 
