@@ -12,9 +12,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, filter_overrides
@@ -54,14 +55,14 @@ class FailedJob:
 
 def unfinished_cells(launcher: Any, point: SweepPoint) -> int:
     """Cells the point's job would compute; bad input stops the sweep before any submission."""
-    from harness.run import unfinished_cells as count  # lazy: pulls in torch and lm-eval
+    from harness import run  # lazy: pulls in torch and lm-eval
     from harness.schema import ConfigError, parse_run_config
 
     cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, point.overrides)
     with open_dict(cfg):
         del cfg["hydra"]  # its job fields (hydra.job.num...) exist only inside the job
     try:
-        return count(parse_run_config(cfg))
+        return run.unfinished_cells(parse_run_config(cfg))
     except ConfigError as error:
         sys.exit(f"error: {point.label}: {error}")
 
@@ -71,14 +72,12 @@ def executor_for(launcher: Any):
     import submitit
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 
-    kind = launcher._EXECUTOR
-    init_keys = {"submitit_folder", "max_num_timeout"}
-    executor = submitit.AutoExecutor(cluster=kind, folder=launcher.params["submitit_folder"],
-                                     **{f"{kind}_max_num_timeout": launcher.params[key]
-                                        for key in ("max_num_timeout",) if key in launcher.params})
-    shared = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{key if key in shared else f"{kind}_{key}": value
-                                  for key, value in launcher.params.items() if key not in init_keys})
+    kind, params = launcher._EXECUTOR, dict(launcher.params)
+    folder = params.pop("submitit_folder")
+    timeouts = {f"{kind}_max_num_timeout": params.pop("max_num_timeout")} if "max_num_timeout" in params else {}
+    executor = submitit.AutoExecutor(cluster=kind, folder=folder, **timeouts)
+    shared = set(OmegaConf.structured(BaseQueueConf).keys())  # the rest are executor-specific
+    executor.update_parameters(**{key if key in shared else f"{kind}_{key}": value for key, value in params.items()})
     return executor
 
 
@@ -120,9 +119,11 @@ def outcome(point: SweepPoint, job) -> JobReturn | FailedJob:
     if job.state != "COMPLETED" and not job.paths.result_pickle.exists():
         failed.last_error = last_error_line(failed.log)  # ended without output: nothing to wait for
         return failed
+    from submitit.core.utils import UncompletedJobError
+
     try:
         return job.results()[0]
-    except Exception:  # submitit raises for a job whose function raised
+    except UncompletedJobError:  # the job's function raised (FailedJobError) or left no result
         failed.last_error = last_error_line(failed.log)
         return failed
 
@@ -145,6 +146,6 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     for job in failed:
         log.error(job.describe())
     if failed:
-        sys.exit(f"error: {len(failed)} of {len(jobs)} jobs failed (listed above); records of the others are "
-                 f"written, and a rerun of the same command computes only the missing cells")
+        sys.exit(f"error: {len(failed)} of {len(jobs)} jobs did not complete (listed above); the others' records "
+                 f"are written, and rerunning the same command computes only the missing cells")
     return outcomes

@@ -12,6 +12,7 @@ teardown and sent SIGTERM by the kernel if the test process dies first (PR_SET_P
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import shutil
 import signal
@@ -46,6 +47,8 @@ def require_slurm() -> None:
     if missing_programs():
         problem = (f"Slurm is not installed (missing {', '.join(missing_programs())}): "
                    f"apt-get install {PACKAGES}")
+    elif importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
+        problem = "hydra-submitit-launcher is not installed: pip install -e '.[slurm]'"
     elif os.geteuid() != 0:
         problem = "the local Slurm cluster needs root (slurmd starts jobs as their user)"
     if problem and os.environ.get("HARNESS_REQUIRE_SLURM") == "1":
@@ -91,7 +94,7 @@ class SlurmCluster:
 
     # ---- commands ---------------------------------------------------------------------
     def run(self, *command: str, check: bool = True) -> str:
-        result = subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=60)
+        result = subprocess.run(command, check=False, capture_output=True, text=True, env=self.env, timeout=60)
         if check and result.returncode != 0:
             raise SlurmUnavailable(f"{' '.join(command)} failed: {result.stderr.strip()}")
         return result.stdout
@@ -120,7 +123,7 @@ class SlurmCluster:
         raise SlurmUnavailable(f"timed out after {timeout:.0f}s waiting for {what}; logs in {self.root}")
 
     # ---- lifecycle --------------------------------------------------------------------
-    def start(self) -> "SlurmCluster":
+    def start(self) -> SlurmCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # munged insists that everyone may reach its socket
         self.write_configs()
@@ -139,11 +142,13 @@ class SlurmCluster:
         """Cancel what still runs, then stop the daemons in reverse order of start."""
         if "slurmctld" in self.daemons and self.daemons["slurmctld"].poll() is None:
             try:
-                self.run("scancel", "--full", *self.queue(), check=False) if self.queue() else None
-                self.wait_for(lambda: not self.queue(), "cancelled jobs to end", timeout=30)
+                jobs = self.queue()
+                if jobs:
+                    self.run("scancel", "--full", *jobs, check=False)
+                    self.wait_for(lambda: not self.queue(), "cancelled jobs to end", timeout=30)
             except (SlurmUnavailable, subprocess.TimeoutExpired):
-                pass
-        for name, process in reversed(list(self.daemons.items())):
+                pass  # stop the daemons regardless
+        for process in reversed(list(self.daemons.values())):
             if process.poll() is None:
                 process.terminate()
                 try:
@@ -154,10 +159,9 @@ class SlurmCluster:
         shutil.rmtree(self.root / "mariadb", ignore_errors=True)  # ~100 MB of InnoDB files
 
     def spawn(self, name: str, command: list[str]) -> None:
-        log = open(self.root / f"{name}.out", "ab")
-        self.daemons[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                              cwd=self.root, preexec_fn=die_with_parent)
-        log.close()
+        with open(self.root / f"{name}.out", "ab") as log:  # the child keeps its own copy of the fd
+            self.daemons[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                                  cwd=self.root, preexec_fn=die_with_parent)  # noqa: PLW1509
         time.sleep(0.2)
         if self.daemons[name].poll() is not None:
             raise SlurmUnavailable(f"{name} exited at start; see {self.root / (name + '.out')} and {name}.log")
@@ -214,6 +218,6 @@ class SlurmCluster:
             f"AccountingStoragePass={munge}",  # the munge socket for talking to slurmdbd
             # scancel: SIGTERM, then SIGKILL after KillWait (submitit ignores SIGTERM); keep it short
             "KillWait=2", "MinJobAge=600", "ReturnToService=2", "GresTypes=gpu",
-            f"NodeName={self.hostname} NodeAddr=127.0.0.1 CPUs={node['CPUs']} RealMemory={node['RealMemory']} "
-            f"Gres=gpu:{GPUS} State=UNKNOWN",
+            (f"NodeName={self.hostname} NodeAddr=127.0.0.1 CPUs={node['CPUs']} RealMemory={node['RealMemory']} "
+             f"Gres=gpu:{GPUS} State=UNKNOWN"),
             f"PartitionName={PARTITION} Nodes={self.hostname} Default=YES MaxTime=INFINITE State=UP", ""]))

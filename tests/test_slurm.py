@@ -7,10 +7,10 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-
 from slurm_cluster import GPUS, PARTITION, SlurmCluster, require_slurm
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def sweep(cluster: SlurmCluster, tmp_path: Path, *overrides: str, wait: bool = T
     if not wait:
         return subprocess.Popen(command, cwd=REPO, env=cluster.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
-    return subprocess.run(command, cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(command, check=False, cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=900)
 
 
 def records(tmp_path: Path) -> dict[tuple[str, str], float]:
@@ -48,13 +48,56 @@ def job_log(tmp_path: Path, job_id: str) -> Path:
 
 
 def new_jobs(cluster: SlurmCluster, before: dict[str, str]) -> dict[str, str]:
-    return {job: state for job, state in cluster.sacct().items() if job not in before}
+    """Jobs submitted since `before` -> how they ended. The launcher returns once a job's
+    result file exists, so Slurm may still show the job RUNNING for a moment: wait for it."""
+    for _ in range(120):
+        jobs = {job: state for job, state in cluster.sacct().items() if job not in before}
+        if not {"PENDING", "RUNNING", "COMPLETING"} & set(jobs.values()):
+            return jobs
+        time.sleep(0.5)
+    raise AssertionError(f"jobs still running a minute after the launcher returned: {jobs}")
+
+
+def write_config(root: Path, group: str, name: str, text: str) -> str:
+    (root / group).mkdir(parents=True, exist_ok=True)
+    (root / group / f"{name}.yaml").write_text(text)
+    return f"hydra.searchpath=[file://{root}]"
+
+
+def bbh_subtask(configs: Path) -> str:
+    """One shipped BBH subtask (hyperbaton: two short choices) as a benchmark: two items at
+    limit=2 instead of BBH's 21 subtasks, so a packaged model's job takes seconds."""
+    return write_config(configs, "benchmark", "bbh_hyperbaton",
+                        "bbh_hyperbaton:\n  tasks: [bbh_bb_hyperbaton]\n  num_fewshot: 0\n  primary_metric: acc\n")
+
+
+def corrupt_model(configs: Path, tmp_path: Path) -> Path:
+    """A model config whose weights directory cannot load: its job fails at load time."""
+    weights = tmp_path / "corrupt"
+    weights.mkdir()
+    (weights / "config.json").write_text('{"model_type": "llama"}')
+    (weights / "model.safetensors").write_bytes(b"\0not safetensors" * 64)
+    write_config(configs, "model", "corrupt_weights", f"corrupt_weights:\n  source:\n    kind: local\n    path: {weights}\n")
+    return weights
+
+
+def two_item_quiz(configs: Path, tmp_path: Path) -> None:
+    """A benchmark of our own data (JSONL) that costs a model one second: a cheap first cell."""
+    data = tmp_path / "quiz.jsonl"
+    data.write_text('{"question": "2 + 2 =", "choices": ["3", "4"], "answer": 1}\n'
+                    '{"question": "The sky on a clear day is", "choices": ["blue", "green"], "answer": 0}\n')
+    write_config(configs, "benchmark", "quiz", f"quiz:\n  primary_metric: acc\n  local_data:\n    path: {data}\n")
+
+
+def wait_for_record(cluster: SlurmCluster, tmp_path: Path, model: str, benchmark: str) -> None:
+    cluster.wait_for(lambda: (model, benchmark) in records(tmp_path), f"{model} x {benchmark}'s record",
+                     timeout=600, every=0.1)
 
 
 @pytest.mark.slow
 def test_sweep_submits_one_job_per_model_and_a_rerun_submits_nothing(slurm, tmp_path):
     models = ["smollm2_135m_instruct", "gemma3_270m"]
-    cells = ["model=" + ",".join(models), "benchmark=[bbh_bigbench_mc]", "limit=1"]
+    cells = [bbh_subtask(tmp_path / "configs"), "model=" + ",".join(models), "benchmark=[bbh_hyperbaton]", "limit=2"]
     before = slurm.sacct()
     first = sweep(slurm, tmp_path, *cells)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
@@ -62,7 +105,7 @@ def test_sweep_submits_one_job_per_model_and_a_rerun_submits_nothing(slurm, tmp_
     jobs = new_jobs(slurm, before)
     assert sorted(jobs.values()) == ["COMPLETED", "COMPLETED"], jobs
     written = records(tmp_path)
-    assert sorted(written) == [(model, "bbh_bigbench_mc") for model in sorted(models)]
+    assert sorted(written) == [(model, "bbh_hyperbaton") for model in sorted(models)]
     for job in jobs:  # each job loaded its one model once and computed its one cell
         log = job_log(tmp_path, job).read_text()
         assert log.count("[harness] loading ") == 1 and "1 cells computed, 0 already done, 1 model loads" in log
@@ -73,40 +116,22 @@ def test_sweep_submits_one_job_per_model_and_a_rerun_submits_nothing(slurm, tmp_
     assert new_jobs(slurm, before) == jobs and records(tmp_path) == written
 
 
-def wait_for_record(cluster: SlurmCluster, tmp_path: Path, model: str, benchmark: str) -> None:
-    cluster.wait_for(lambda: (model, benchmark) in records(tmp_path), f"{model} x {benchmark}'s record",
-                     timeout=600, every=0.1)
-
-
-def write_config(root: Path, group: str, name: str, text: str) -> str:
-    (root / group).mkdir(parents=True, exist_ok=True)
-    (root / group / f"{name}.yaml").write_text(text)
-    return f"hydra.searchpath=[file://{root}]"
-
-
-def corrupt_model(tmp_path: Path) -> tuple[Path, str]:
-    """A model config whose weights directory cannot load: the job fails at load time."""
-    weights = tmp_path / "corrupt"
-    weights.mkdir()
-    (weights / "config.json").write_text('{"model_type": "llama"}')
-    (weights / "model.safetensors").write_bytes(b"\0not safetensors" * 64)
-    return weights, write_config(tmp_path / "configs", "model", "corrupt_weights",
-                                 f"corrupt_weights:\n  source:\n    kind: local\n    path: {weights}\n")
-
-
 @pytest.mark.slow
 def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_missing_cells(slurm, tmp_path):
     # Each job asks for the node's 2 CPUs, so the array's tasks run one after the other:
     # the corrupt model's job fails, the tiny model's completes, then SmolLM2's is cancelled
-    # between its two cells.
-    weights, searchpath = corrupt_model(tmp_path)
-    cells = ["benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]", "limit=1"]
+    # after its quiz cell, during its BBH cell (21 items: seconds, against scancel's ~2 s).
+    configs = tmp_path / "configs"
+    weights = corrupt_model(configs, tmp_path)
+    two_item_quiz(configs, tmp_path)
+    searchpath = f"hydra.searchpath=[file://{configs}]"
+    cells = ["benchmark=[quiz,bbh_bigbench_mc]", "limit=1"]
     before = slurm.sacct()
     running = sweep(slurm, tmp_path, searchpath, "model=corrupt_weights,tiny_random_llama,smollm2_135m_instruct",
                     *cells, wait=False)
     try:
-        wait_for_record(slurm, tmp_path, "smollm2_135m_instruct", "bbh_bigbench_mc")
-        cancelled = next(job for job in new_jobs(slurm, before) if job.endswith("_2"))
+        wait_for_record(slurm, tmp_path, "smollm2_135m_instruct", "quiz")
+        cancelled = next(job for job in slurm.sacct() if job not in before and job.endswith("_2"))
         slurm.run("scancel", cancelled)
         output = running.communicate(timeout=600)[0]
     finally:
@@ -115,15 +140,15 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
     jobs = new_jobs(slurm, before)
     assert jobs == {failed: "FAILED", completed: "COMPLETED", cancelled: "CANCELLED"}, output[-3000:]
     log = functools.partial(job_log, tmp_path)
-    assert running.returncode != 0 and "error: 2 of 3 jobs failed" in output
+    assert running.returncode != 0 and "error: 2 of 3 jobs did not complete" in output
     assert (f"job {failed} (model=corrupt_weights) ended FAILED: corrupt_weights: model 'corrupt_weights': "
             f"cannot load {weights}") in output and f"log: {log(failed)}" in output and log(failed).is_file()
     assert f"job {cancelled} (model=smollm2_135m_instruct) ended CANCELLED" in output and f"log: {log(cancelled)}" in output
     kept = records(tmp_path)
-    assert sorted(kept) == [("smollm2_135m_instruct", "bbh_bigbench_mc"), ("tiny_random_llama", "bbh_bigbench_mc"),
-                            ("tiny_random_llama", "bbh_bigbench_mc_3shot")]
+    assert sorted(kept) == [("smollm2_135m_instruct", "quiz"), ("tiny_random_llama", "bbh_bigbench_mc"),
+                            ("tiny_random_llama", "quiz")]
 
-    resumed = sweep(slurm, tmp_path, "model=tiny_random_llama,smollm2_135m_instruct", *cells)
+    resumed = sweep(slurm, tmp_path, searchpath, "model=tiny_random_llama,smollm2_135m_instruct", *cells)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
     assert "model=tiny_random_llama: every cell has a record, no job submitted" in resumed.stdout + resumed.stderr
     (rerun,) = set(new_jobs(slurm, before)) - set(jobs)
@@ -131,7 +156,7 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
     assert "1 cells computed, 1 already done, 1 model loads" in job_log(tmp_path, rerun).read_text()
     after = records(tmp_path)
     assert {cell: after[cell] for cell in kept} == kept  # finished cells untouched
-    assert ("smollm2_135m_instruct", "bbh_bigbench_mc_3shot") in after
+    assert ("smollm2_135m_instruct", "bbh_bigbench_mc") in after
 
 
 def test_hardware_config_sets_the_jobs_slurm_resources(slurm, tmp_path):

@@ -4,10 +4,13 @@ Hydra instantiates launchers only from the `hydra_plugins` package; the work is 
 harness.launcher. Without hydra-submitit-launcher installed these classes do not exist,
 and Hydra's own launchers are unaffected.
 """
-from typing import Sequence
+from collections.abc import Sequence
 
 try:
-    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher, SlurmLauncher
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
+        LocalLauncher,
+        SlurmLauncher,
+    )
 except ImportError:  # the `slurm` extra is not installed
     LocalLauncher = SlurmLauncher = None
 
