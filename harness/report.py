@@ -24,7 +24,8 @@ from tabulate import tabulate
 
 from harness import atomic
 from harness.claims import Verdict, newest_records
-from harness.records import RecordError, iter_records
+from harness.claims.evidence import chance_baseline, plain
+from harness.records import RecordError, iter_records, load_items
 from harness.stats import Z95
 
 VERDICT_COLOURS = {"supported": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700",
@@ -117,10 +118,18 @@ def score_rows(data: ReportData) -> list[dict]:
         rows.append({"model": model, "benchmark": bench, "setting": setting_of(record),
                      "label": f"{bench} ({setting_of(record)})", "score": round(value, 2),
                      "ci95_low": round(value - half, 2), "ci95_high": round(value + half, 2),
-                     "n_items": primary["n"], "metric": primary["metric"],
+                     "n_items": primary["n"], "metric": primary["metric"], "chance": cell_chance(path, record),
                      "finished_at": record["timing"]["finished_at"],
                      "note": f"newest of {runs} runs" if runs > 1 else "", "record": data.link(str(path))})
     return rows
+
+
+def cell_chance(path: Path, record: dict) -> float | None:
+    """Chance baseline of a multiple-choice cell (points), from its per-item choices."""
+    try:
+        return chance_baseline([plain(item) for item in load_items(path, record)])
+    except (RecordError, OSError):
+        return None
 
 
 def reproduction_rows(data: ReportData) -> list[dict]:
@@ -264,7 +273,9 @@ def scores_markdown(data: ReportData) -> list[str]:
     labels = sorted({r["label"] for r in scores})
     by_cell = {(r["model"], r["label"]): r for r in scores}
     grid = [[m] + [(f"{by_cell[m, b]['score']:.1f} [{by_cell[m, b]['ci95_low']:.1f}, {by_cell[m, b]['ci95_high']:.1f}] "
-                    f"n={by_cell[m, b]['n_items']}" + (f" ({by_cell[m, b]['note']})" if by_cell[m, b]["note"] else ""))
+                    f"n={by_cell[m, b]['n_items']}"
+                    + (f", chance {by_cell[m, b]['chance']:.1f}" if by_cell[m, b]["chance"] is not None else "")
+                    + (f" ({by_cell[m, b]['note']})" if by_cell[m, b]["note"] else ""))
                    if (m, b) in by_cell else "not run" for b in labels] for m in models]
     parts = ["## Scores (models x benchmarks)", "",
              "Scores in %, with 95% confidence intervals; each from a record under `records/` "

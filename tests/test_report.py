@@ -69,6 +69,7 @@ def test_markdown_report_answers_first(report_dir):
     assert "bbh_bigbench_mc (0-shot)" in text and "| MMLU |" not in text
     assert text.count("Not yet measured or not reported") >= 1
     assert "[record](records/" in text  # measured rows link their records
+    assert re.search(r"n=42, chance \d+\.\d", text)  # multiple-choice cells show their chance baseline
 
 
 def test_newest_run_of_a_cell_wins(report_dir):
