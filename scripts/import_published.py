@@ -18,6 +18,8 @@ Numbers and provenance are copied, prose is not. Every entry is one cell and gai
   "(report)" or "reported by the vendor"; cells marked "Meta-measured"; tables known to
   reprint other parties' numbers (REPRINTS); otherwise the table's publisher.
     python scripts/import_published.py [--reference PATH] [--llama2-table4 PATH]
+(from the checkout, with this checkout's `harness` importable: `pip install -e .` or
+`PYTHONPATH=.`; the setting parser is the one the harness uses at run time).
 """
 from __future__ import annotations
 

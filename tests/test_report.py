@@ -125,8 +125,11 @@ def test_html_report_in_headless_chromium(report_dir):
         assert sorted(c.get_attribute("data-claim") for c in cards) == claims
         assert len(driver.find_elements("css selector", ".card svg")) >= 10  # forest plots
         header = [th for th in driver.find_elements("css selector", "#scores th") if th.text == "score %"][0]
-        values = lambda: [float(r.find_elements("css selector", "td")[2].text)
-                          for r in driver.find_elements("css selector", "#scores tbody tr")]
+
+        def values():
+            return [float(r.find_elements("css selector", "td")[2].text)
+                    for r in driver.find_elements("css selector", "#scores tbody tr")]
+
         header.click()
         assert values() == sorted(values())
         header.click()
