@@ -65,10 +65,10 @@ def write_config(root: Path, group: str, name: str, text: str) -> str:
 
 
 def bbh_subtask(configs: Path) -> str:
-    """One shipped BBH subtask (hyperbaton: two short choices) as a benchmark: two items at
-    limit=2 instead of BBH's 21 subtasks, so a packaged model's job takes seconds."""
-    return write_config(configs, "benchmark", "bbh_hyperbaton",
-                        "bbh_hyperbaton:\n  tasks: [bbh_bb_hyperbaton]\n  num_fewshot: 0\n  primary_metric: acc\n")
+    """One shipped BBH subtask (hyperbaton: two short choices) as a benchmark of 8 items, so a
+    packaged model's cell takes seconds, not BBH's 21 subtasks."""
+    return write_config(configs, "benchmark", "bbh_hyperbaton", "bbh_hyperbaton:\n  tasks: [bbh_bb_hyperbaton]\n"
+                        "  num_fewshot: 0\n  primary_metric: acc\n  limit: 8\n")
 
 
 def corrupt_model(configs: Path, tmp_path: Path) -> Path:
@@ -120,12 +120,12 @@ def test_sweep_submits_one_job_per_model_and_a_rerun_submits_nothing(slurm, tmp_
 def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_missing_cells(slurm, tmp_path):
     # Each job asks for the node's 2 CPUs, so the array's tasks run one after the other:
     # the corrupt model's job fails, the tiny model's completes, then SmolLM2's is cancelled
-    # after its quiz cell, during its BBH cell (21 items: seconds, against scancel's ~2 s).
+    # after its quiz cell, during its 8-item BBH cell (seconds; scancel kills within ~2 s).
     configs = tmp_path / "configs"
     weights = corrupt_model(configs, tmp_path)
     two_item_quiz(configs, tmp_path)
-    searchpath = f"hydra.searchpath=[file://{configs}]"
-    cells = ["benchmark=[quiz,bbh_bigbench_mc]", "limit=1"]
+    searchpath = bbh_subtask(configs)
+    cells = ["benchmark=[quiz,bbh_hyperbaton]"]
     before = slurm.sacct()
     running = sweep(slurm, tmp_path, searchpath, "model=corrupt_weights,tiny_random_llama,smollm2_135m_instruct",
                     *cells, wait=False)
@@ -145,7 +145,7 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
             f"cannot load {weights}") in output and f"log: {log(failed)}" in output and log(failed).is_file()
     assert f"job {cancelled} (model=smollm2_135m_instruct) ended CANCELLED" in output and f"log: {log(cancelled)}" in output
     kept = records(tmp_path)
-    assert sorted(kept) == [("smollm2_135m_instruct", "quiz"), ("tiny_random_llama", "bbh_bigbench_mc"),
+    assert sorted(kept) == [("smollm2_135m_instruct", "quiz"), ("tiny_random_llama", "bbh_hyperbaton"),
                             ("tiny_random_llama", "quiz")]
 
     resumed = sweep(slurm, tmp_path, searchpath, "model=tiny_random_llama,smollm2_135m_instruct", *cells)
@@ -156,7 +156,7 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
     assert "1 cells computed, 1 already done, 1 model loads" in job_log(tmp_path, rerun).read_text()
     after = records(tmp_path)
     assert {cell: after[cell] for cell in kept} == kept  # finished cells untouched
-    assert ("smollm2_135m_instruct", "bbh_bigbench_mc") in after
+    assert ("smollm2_135m_instruct", "bbh_hyperbaton") in after
 
 
 def test_hardware_config_sets_the_jobs_slurm_resources(slurm, tmp_path):
