@@ -203,12 +203,17 @@ def hflm_class(cfg: ModelConfig):
     return HFLM
 
 
+def scorer_args(cfg: ModelConfig, hardware: HardwareConfig) -> dict:
+    return {"memory_mb": hardware.scorer_memory_mb} if cfg.scorer == "prefix_shared" else {}
+
+
 def wrap_hflm(model, tokenizer, cfg: ModelConfig, hardware: HardwareConfig):
     if hardware.device == "cpu":
         model = model.to("cpu")
     return hflm_class(cfg)(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size,
-                max_batch_size=cfg.max_batch_size, max_length=cfg.max_length,
-                device=hardware.device, trust_remote_code=cfg.trust_remote_code)
+                           max_batch_size=cfg.max_batch_size, max_length=cfg.max_length,
+                           device=hardware.device, trust_remote_code=cfg.trust_remote_code,
+                           **scorer_args(cfg, hardware))
 
 
 def lm_eval_model_args(cfg: ModelConfig, hardware: HardwareConfig) -> tuple[str, dict]:
@@ -235,7 +240,7 @@ def hub_hflm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
     """Hub models go to HFLM by repo id: a preloaded model would disable `parallelize`."""
     _, args = lm_eval_model_args(cfg, hardware)
     try:
-        return hflm_class(cfg)(**args)
+        return hflm_class(cfg)(**args, **scorer_args(cfg, hardware))
     except (OSError, ValueError) as error:
         offline = os.environ.get("HF_HUB_OFFLINE", "0")
         raise ModelLoadError(

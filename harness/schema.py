@@ -103,6 +103,7 @@ class HardwareConfig:
     gpu_type: Optional[str] = None
     gpu_memory_gb: Optional[float] = None
     torch_threads: Optional[int] = None   # None = torch's default
+    scorer_memory_mb: int = 2048          # KV cache + logits the prefix-shared scorer holds at once
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
 
 

@@ -1,26 +1,56 @@
-"""Speed benchmarks, each a ratio measured in this one run on this machine:
-  1. harness (prefix-shared scorer) vs plain lm-eval (HFLM), cold, same model, task, limit
-  2. warm rerun (finished cells skipped) vs cold run
-  3. packaged GGUF: reload from the safetensors cache vs dequantizing
-  4. prefix-shared scorer vs HFLM on the same multiple-choice requests (and max |diff|)
-  5. an M models x T benchmarks sweep: model loads counted (target: M)
-    python scripts/bench.py [--limit 10] [--model smollm2_135m_instruct]
+"""Speed and accuracy-cost benchmarks, each measured in this one run on this machine.
+
+  1. per task family, on the same requests: plain lm-eval (HFLM, float32, its default
+     batch size 1) vs the harness's scorer in float32 and in its `dtype: auto` choice
+     (bf16 on CPUs with native bf16): 0-shot MC (ARC-Easy, PIQA), few-shot MC with a
+     shared prefix (MMLU 5-shot), few-shot with per-item random shots (ARC-Challenge
+     25-shot), 3-shot chain-of-thought generation (BBH);
+  2. matmul peak FLOP/s (bf16, fp32) and the model's FLOP/s on a long prefill, as a
+     fraction of that peak;
+  3. the accuracy cost of bf16: the harness's scorer in bf16 vs float32 on the same
+     items of real tasks (ARC-Easy + PIQA, 0-shot): per-item agreement of the chosen
+     answer, max |delta loglikelihood|, paired difference and TOST equivalence (+-1 point)
+     with harness.stats;
+  4. GGUF reload from the dequantized cache, and a sweep rerun with finished cells skipped.
+Data: the shipped hub-dataset mirror (harness/hub_mirror). The machine may be shared:
+the load average is printed; ratios within one run are what count.
+    python scripts/bench.py [--model smollm2_135m_instruct] [--write BENCHMARKS.md]
 """
 from __future__ import annotations
 
-import argparse
-import logging
-import platform
-import tempfile
-import time
-from pathlib import Path
+import os
 
-from harness.config import compose_run
-from harness.evaluate import task_manager
-from harness.models import load_model
-from harness.provenance import cpu_model, versions
-from harness.run import run
-from harness.schema import parse_run_config
+# Before torch loads OpenMP: on a shared machine, threads spinning while they wait
+# (OpenMP's default) cost 10-50x per forward pass here (measured, see BENCHMARKS.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import platform  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from harness import mirror, stats  # noqa: E402
+from harness.config import compose_run  # noqa: E402
+from harness.evaluate import leaf_configs, task_manager  # noqa: E402
+from harness.models import load_model  # noqa: E402
+from harness.provenance import cpu_model, versions  # noqa: E402
+from harness.run import run  # noqa: E402
+from harness.schema import parse_run_config  # noqa: E402
+
+
+@dataclass
+class Family:
+    name: str
+    tasks: list           # lm-eval task or group names
+    shots: int
+    items: int            # items per leaf task
+    leaves: int | None = None   # first N leaf tasks of a group (MMLU subjects, BBH subtasks)
 
 
 def timed(function):
@@ -29,78 +59,249 @@ def timed(function):
     return time.perf_counter() - started, result
 
 
-def config(results: Path, *overrides: str):
-    return parse_run_config(compose_run(f"results_dir={results}", *overrides))
+def load(model: str, dtype: str, cache: Path | None = None):
+    cfg = parse_run_config(compose_run(f"model=[{model}]", f"model.{model}.dtype={dtype}"))
+    return load_model(model, cfg.model[model], cfg.hardware, str(cache) if cache else None)
 
 
-def bench_gguf_cache(model: str, tmp: Path) -> tuple:
-    cfg = config(tmp, f"model=[{model}]")
-    cold, _ = timed(lambda: load_model(model, cfg.model[model], cfg.hardware, str(tmp / "cache")))
-    warm, loaded = timed(lambda: load_model(model, cfg.model[model], cfg.hardware, str(tmp / "cache")))
-    return ("GGUF load: dequantize vs reload from safetensors cache", cold, warm, ""), loaded
+# ---------------------------------------------------------------- requests from the mirror
+
+def build_tasks(family: Family) -> dict:
+    """lm-eval tasks of a family on the shipped mirror's data, requests built for `items`."""
+    from lm_eval.tasks import get_task_dict
+
+    shipped, configs = mirror.Mirror(), []
+    for name in family.tasks:
+        for cfg in list(leaf_configs(name))[:family.leaves]:
+            route = mirror.plan(cfg, shipped, family.shots)
+            configs.append(mirror.redirect(cfg, route) if route else cfg)
+    tasks = get_task_dict(configs, task_manager())
+    for task in tasks.values():
+        task.set_config(key="num_fewshot", value=family.shots)
+        task.set_fewshot_seed(seed=1234)
+        task.build_all_requests(limit=family.items, rank=0, world_size=1)
+    return tasks
 
 
-def bench_scorer(loaded, limit: int) -> tuple:
-    from lm_eval.api.instance import Instance
+def instances(tasks: dict) -> list:
+    return [instance for task in tasks.values() for instance in task.instances]
+
+
+def answer(lm, requests: list) -> list:
+    kind = requests[0].request_type
+    return lm.loglikelihood(requests, disable_tqdm=True) if kind == "loglikelihood" \
+        else lm.generate_until(requests, disable_tqdm=True)
+
+
+# ---------------------------------------------------------------- 1. families vs HFLM
+
+def bench_families(families: list[Family], fp32, auto) -> list[dict]:
     from lm_eval.models.huggingface import HFLM
 
-    from harness.tasks.bigbench_bbh.utils import read_split
-    requests = [Instance(request_type="loglikelihood", doc=row, arguments=(row["text"], choice), idx=i)
-                for task in task_manager().all_subtasks if task.startswith("bbh_bb_")
-                for row in read_split(task, "test")[:limit] for i, choice in enumerate(row["choices"])]
-    plain = HFLM(pretrained=loaded.lm.model, tokenizer=loaded.lm.tokenizer, batch_size=16, device="cpu")
-    slow, expected = timed(lambda: plain.loglikelihood(requests, disable_tqdm=True))
-    fast, got = timed(lambda: loaded.lm.loglikelihood(requests, disable_tqdm=True))
-    worst = max(abs(a[0] - b[0]) for a, b in zip(expected, got))
-    return (f"loglikelihood: HFLM vs prefix-shared ({len(requests)} requests)", slow, fast,
-            f"max |diff| {worst:.1e}")
+    plain = HFLM(pretrained=fp32.lm.model, tokenizer=fp32.lm.tokenizer, device="cpu")   # batch_size 1
+    rows = []
+    for family in families:
+        requests = instances(build_tasks(family))
+        baseline, expected = timed(lambda: answer(plain, requests))
+        ours_fp32, got = timed(lambda: answer(fp32.lm, requests))
+        ours_auto, _ = timed(lambda: answer(auto.lm, requests))
+        if requests[0].request_type == "loglikelihood":
+            check = f"max abs delta ll (fp32) {max(abs(a[0] - b[0]) for a, b in zip(expected, got)):.1e}"
+        else:
+            check = f"{sum(a == b for a, b in zip(expected, got))}/{len(got)} outputs equal (fp32)"
+        rows.append({"family": family.name, "requests": len(requests), "hflm": baseline, "fp32": ours_fp32,
+                     "auto": ours_auto, "check": check})
+        print(rows[-1], flush=True)
+    return rows
 
 
-def bench_harness_vs_lm_eval(model: str, limit: int, tmp: Path) -> list[tuple]:
-    from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
+# ---------------------------------------------------------------- 2. fraction of matmul peak
 
-    cfg = config(tmp / "harness", f"model=[{model}]", f"limit={limit}")
-    directory = load_model(model, cfg.model[model], cfg.hardware).info["dequantized_cache"]
-
-    def plain():
-        lm = HFLM(pretrained=directory, batch_size=16, device="cpu", dtype="float32")
-        return simple_evaluate(model=lm, tasks=["bbh_bigbench_mc"], limit=limit, task_manager=task_manager())
-    plain_seconds, _ = timed(plain)
-    cold, _ = timed(lambda: run(cfg, {"id": "bench-cold"}))
-    warm, summary = timed(lambda: run(cfg, {"id": "bench-warm"}))
-    assert not summary.written, "warm rerun recomputed a cell"
-    return [(f"cold run, bbh_bigbench_mc limit={limit}: plain lm-eval vs harness", plain_seconds, cold, ""),
-            ("rerun of a finished sweep: cold vs warm (cells skipped)", cold, warm,
-             f"{len(summary.skipped)} cells skipped, {summary.model_loads} model loads")]
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 8) -> float:
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    seconds, _ = timed(lambda: [a @ b for _ in range(repeats)])
+    return 2 * size ** 3 * repeats / seconds
 
 
-def bench_sweep(tmp: Path) -> tuple:
-    cfg = config(tmp / "sweep", "model=[tiny_random_llama,smollm2_135m_instruct]",
-                 "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]", "limit=1")
-    seconds, summary = timed(lambda: run(cfg, {"id": "bench-sweep"}))
-    return ("sweep 2 models x 2 benchmarks", seconds, None,
-            f"{len(summary.written)} cells, {summary.model_loads} model loads (target 2)")
+def prefill_flops_per_token(model, tokens: int) -> float:
+    """2 FLOPs per weight of every matmul in the layers (the head runs on one position
+    only), plus attention scores and values (causal: on average half the sequence)."""
+    weights = sum(p.numel() for name, p in model.named_parameters()
+                  if p.dim() == 2 and "embed" not in name and "lm_head" not in name)
+    config = getattr(model.config, "text_config", None) or model.config
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    attention = 2 * 2 * config.num_hidden_layers * config.num_attention_heads * head_dim * tokens / 2
+    return 2 * weights + attention
+
+
+@torch.no_grad()
+def prefill_rate(model, batch: int = 4, tokens: int = 512) -> float:
+    ids = torch.randint(100, 1000, (batch, tokens))
+    model(input_ids=ids[:1, :64], logits_to_keep=1)
+    seconds, _ = timed(lambda: model(input_ids=ids, logits_to_keep=1))
+    return batch * tokens / seconds
+
+
+def bench_peak(loaded_by_dtype: dict) -> list[dict]:
+    rows = []
+    for dtype_name, loaded in loaded_by_dtype.items():
+        peak = matmul_peak(getattr(torch, dtype_name))
+        rate = prefill_rate(loaded.lm.model)
+        achieved = rate * prefill_flops_per_token(loaded.lm.model, 512)
+        rows.append({"dtype": dtype_name, "peak_gflops": peak / 1e9, "tokens_per_s": rate,
+                     "model_gflops": achieved / 1e9, "fraction": achieved / peak})
+        print(rows[-1], flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------- 3. accuracy cost of bf16
+
+def chosen_answers(tasks: dict, results: list) -> dict:
+    """(task, doc id) -> (chosen choice, gold choice, loglikelihoods)."""
+    by_doc = defaultdict(dict)
+    docs = {}
+    for instance, (loglikelihood, _) in zip(instances(tasks), results):
+        by_doc[(instance.task_name, instance.doc_id)][instance.idx] = loglikelihood
+        docs[(instance.task_name, instance.doc_id)] = instance.doc
+    out = {}
+    for key, lls in by_doc.items():
+        values = [lls[i] for i in sorted(lls)]
+        gold = tasks[key[0]].doc_to_target(docs[key])
+        out[key] = (max(range(len(values)), key=values.__getitem__), gold, values)
+    return out
+
+
+def bench_accuracy_cost(families: list[Family], fp32, bf16) -> dict:
+    tasks = {}
+    for family in families:
+        tasks.update(build_tasks(family))
+    requests = instances(tasks)
+    full, reduced = chosen_answers(tasks, fp32.lm.loglikelihood(requests, disable_tqdm=True)), \
+        chosen_answers(tasks, bf16.lm.loglikelihood(requests, disable_tqdm=True))
+    keys = sorted(full)
+    agree = sum(full[k][0] == reduced[k][0] for k in keys)
+    worst = max(abs(a - b) for k in keys for a, b in zip(full[k][2], reduced[k][2]))
+    by_task_bf16, by_task_fp32 = defaultdict(list), defaultdict(list)
+    for task, doc in keys:   # 0/1 correct: McNemar's exact test; the margin is 1 point = 0.01
+        by_task_bf16[task].append(int(reduced[(task, doc)][0] == reduced[(task, doc)][1]))
+        by_task_fp32[task].append(int(full[(task, doc)][0] == full[(task, doc)][1]))
+    difference = stats.paired_difference(dict(by_task_bf16), dict(by_task_fp32))
+    result = {"items": len(keys), "requests": len(requests), "agreement": agree / len(keys),
+              "max_abs_delta_ll": worst,
+              "accuracy_fp32": 100 * sum(map(sum, by_task_fp32.values())) / len(keys),
+              "accuracy_bf16": 100 * sum(map(sum, by_task_bf16.values())) / len(keys),
+              "difference": difference, "equivalent_1pt": stats.equivalent(difference, 0.01),
+              "tasks": {task: len(v) for task, v in by_task_fp32.items()}}
+    print(result, flush=True)
+    return result
+
+
+# ---------------------------------------------------------------- 4. loads and reruns
+
+def bench_gguf_cache(model: str, tmp: Path) -> dict:
+    cold, _ = timed(lambda: load(model, "auto", tmp / "cache"))
+    warm, _ = timed(lambda: load(model, "auto", tmp / "cache"))
+    return {"cold": cold, "warm": warm}
+
+
+def bench_rerun(tmp: Path) -> dict:
+    cfg = parse_run_config(compose_run(f"results_dir={tmp / 'sweep'}", "model=[tiny_random_llama,smollm2_135m_instruct]",
+                                       "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]", "limit=1"))
+    cold, first = timed(lambda: run(cfg, {"id": "bench-cold"}))
+    warm, second = timed(lambda: run(cfg, {"id": "bench-warm"}))
+    assert not second.written, "the rerun recomputed a cell"
+    return {"cold": cold, "warm": warm, "cells": len(first.written), "loads": first.model_loads,
+            "skipped": len(second.skipped), "warm_loads": second.model_loads}
+
+
+# ---------------------------------------------------------------- report
+
+def markdown(args, families, peak, accuracy, gguf, rerun, load_before, load_after, seconds) -> str:
+    v = versions()
+    lines = [
+        "# Benchmarks", "",
+        f"`python scripts/bench.py --model {args.model} --write BENCHMARKS.md` wrote this file; every number below "
+        f"comes from that one run ({seconds / 60:.0f} min, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, torch threads "
+        f"{torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; lm-eval {v['lm_eval']}, transformers {v['transformers']}, torch {v['torch']}; "
+        f"model {args.model} (GGUF dequantized). The machine is shared with other jobs: load average "
+        f"(1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} at the start and "
+        f"{'/'.join(f'{x:.1f}' for x in load_after)} at the end, so absolute times are inflated; the ratios compare "
+        "runs of the same requests inside this run.", "",
+        "## Speed per task family, same requests", "",
+        "Plain lm-eval = `HFLM` (float32, its default batch size 1) called on the requests lm-eval built; harness = "
+        "`harness.scorer.PrefixSharedHFLM` on the same requests, in float32 and in `dtype: auto` "
+        f"(here {args.auto_dtype}).", "",
+        "| family | requests | plain lm-eval s | harness fp32 s | harness auto s | speed-up fp32 | speed-up auto | check |",
+        "|---|---|---|---|---|---|---|---|"]
+    for row in families:
+        lines.append(f"| {row['family']} | {row['requests']} | {row['hflm']:.1f} | {row['fp32']:.1f} | "
+                     f"{row['auto']:.1f} | {row['hflm'] / row['fp32']:.1f}x | {row['hflm'] / row['auto']:.1f}x | "
+                     f"{row['check']} |")
+    lines += ["", "## Long prefill against the measured matmul peak", "",
+              "Peak: a 2048x2048 matmul, repeated. Model: one forward pass of 4 x 512 tokens with logits for the last "
+              "position only; FLOPs = 2 per layer weight per token plus causal attention.", "",
+              "| dtype | matmul peak GFLOP/s | prefill tokens/s | model GFLOP/s | fraction of peak |",
+              "|---|---|---|---|---|"]
+    for row in peak:
+        lines.append(f"| {row['dtype']} | {row['peak_gflops']:.0f} | {row['tokens_per_s']:.0f} | "
+                     f"{row['model_gflops']:.0f} | {100 * row['fraction']:.0f}% |")
+    diff = accuracy["difference"]
+    tasks = ", ".join(f"{task} {n}" for task, n in accuracy["tasks"].items())
+    lines += ["", "## Accuracy cost of bf16", "",
+              f"The harness's scorer in bfloat16 vs float32 on the same {accuracy['items']:,} items ({tasks}; "
+              f"{accuracy['requests']:,} loglikelihood requests, 0-shot, shipped mirror data).", "",
+              "| measure | value |", "|---|---|",
+              f"| items where bf16 and fp32 choose the same answer | {100 * accuracy['agreement']:.2f}% |",
+              f"| max abs delta loglikelihood | {accuracy['max_abs_delta_ll']:.3f} |",
+              f"| accuracy fp32 / bf16 | {accuracy['accuracy_fp32']:.2f} / {accuracy['accuracy_bf16']:.2f} |",
+              f"| bf16 - fp32, points (95% CI, paired bootstrap, macro over tasks) | {100 * diff.estimate:+.2f} "
+              f"({100 * diff.low:+.2f}, {100 * diff.high:+.2f}) |",
+              f"| {diff.method} p | {diff.p_value:.3f} |",
+              f"| TOST equivalent within +-1 point (harness.stats.equivalent) | "
+              f"{'yes' if accuracy['equivalent_1pt'] else 'no'} |",
+              "", "## Loads and reruns", "", "| measurement | first s | second s | ratio | note |", "|---|---|---|---|---|",
+              f"| GGUF load: dequantize vs reload from the safetensors cache | {gguf['cold']:.1f} | {gguf['warm']:.1f} | "
+              f"{gguf['cold'] / gguf['warm']:.0f}x | |",
+              f"| sweep 2 models x 2 benchmarks (limit 1): cold vs rerun | {rerun['cold']:.1f} | {rerun['warm']:.2f} | "
+              f"{rerun['cold'] / rerun['warm']:.0f}x | {rerun['cells']} cells, {rerun['loads']} model loads; rerun: "
+              f"{rerun['skipped']} skipped, {rerun['warm_loads']} loads |", ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=10, help="items per BBH subtask")
     parser.add_argument("--model", default="smollm2_135m_instruct")
+    parser.add_argument("--items", type=int, default=40, help="items of each 0-shot MC task and of ARC-c 25-shot")
+    parser.add_argument("--mmlu", type=int, nargs=2, default=(4, 15), metavar=("SUBJECTS", "ITEMS"))
+    parser.add_argument("--bbh", type=int, nargs=2, default=(2, 5), metavar=("SUBTASKS", "ITEMS"))
+    parser.add_argument("--accuracy-items", type=int, nargs=2, default=(1200, 800), metavar=("ARC_E", "PIQA"))
+    parser.add_argument("--write", type=Path, help="write the Markdown report here (e.g. BENCHMARKS.md)")
     args = parser.parse_args()
-    logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    load_before, started = os.getloadavg(), time.perf_counter()
+    fp32, auto = load(args.model, "float32"), load(args.model, "auto")
+    args.auto_dtype = auto.info["dtype_used"]
+    families = bench_families([
+        Family("0-shot MC: ARC-Easy", ["arc_easy"], 0, args.items),
+        Family("0-shot MC: PIQA", ["piqa"], 0, args.items),
+        Family(f"MMLU 5-shot ({args.mmlu[0]} subjects x {args.mmlu[1]})", ["mmlu"], 5, args.mmlu[1], args.mmlu[0]),
+        Family("ARC-Challenge 25-shot (random shots per item)", ["arc_challenge"], 25, args.items),
+        Family(f"BBH 3-shot CoT generation ({args.bbh[0]} subtasks x {args.bbh[1]})", ["bbh_cot_fewshot"], 3,
+               args.bbh[1], args.bbh[0]),
+    ], fp32, auto)
+    bf16 = auto if args.auto_dtype == "bfloat16" else load(args.model, "bfloat16")
+    peak = bench_peak({"float32": fp32, "bfloat16": bf16})
+    accuracy = bench_accuracy_cost([Family("ARC-Easy", ["arc_easy"], 0, args.accuracy_items[0]),
+                                    Family("PIQA", ["piqa"], 0, args.accuracy_items[1])], fp32, bf16)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        gguf_row, loaded = bench_gguf_cache(args.model, tmp)
-        rows = [*bench_harness_vs_lm_eval(args.model, args.limit, tmp), gguf_row,
-                bench_scorer(loaded, args.limit), bench_sweep(tmp)]
-    print(f"\nmachine: {cpu_model()}, {platform.machine()}, torch threads from the default; "
-          f"lm-eval {versions()['lm_eval']}, torch {versions()['torch']}, model {args.model}\n")
-    print("| measurement | baseline s | harness s | speed-up | note |\n|---|---|---|---|---|")
-    for name, base, ours, note in rows:
-        ratio = f"{base / ours:.1f}x" if ours else "-"
-        print(f"| {name} | {base:.2f} | {ours:.2f} | {ratio} | {note} |" if ours is not None
-              else f"| {name} | {base:.2f} | - | - | {note} |")
+        gguf, rerun = bench_gguf_cache(args.model, Path(tmp)), bench_rerun(Path(tmp))
+    report = markdown(args, families, peak, accuracy, gguf, rerun, load_before, os.getloadavg(),
+                      time.perf_counter() - started)
+    print(report)
+    if args.write:
+        args.write.write_text(report)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""The prefix-shared scorer returns HFLM's loglikelihoods on real packaged models."""
+"""The prefix-shared scorer returns HFLM's loglikelihoods (fp32, within 1e-4), with
+few-shot prefixes shared across requests computed once."""
 import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
 from harness.models import load_model
-from harness.scorer import PrefixSharedHFLM
+from harness.scorer import Context, PrefixSharedHFLM, tree_of
 from harness.schema import parse_run_config
 from harness.tasks.bigbench_bbh.utils import read_split
 
@@ -14,26 +15,105 @@ TASKS = ["bbh_bb_date_understanding", "bbh_bb_tracking_shuffled_objects_three_ob
          "bbh_bb_snarks", "bbh_bb_causal_judgment"]
 
 
-def requests(per_task: int) -> list[Instance]:
+def shots(task: str) -> str:
+    """A fixed few-shot prefix, the same for every item of the task (as MMLU's first_n dev
+    shots): the task's held-out train items with their answers."""
+    return "".join(f"{row['text']}{row['choices'][row['label']]}\n\n" for row in read_split(task, "train"))
+
+
+def requests(per_task: int, few_shot: bool) -> list[Instance]:
     out = []
     for task in TASKS:
+        prefix = shots(task) if few_shot else ""
         for row in read_split(task, "test")[:per_task]:
-            out += [Instance(request_type="loglikelihood", doc=row, arguments=(row["text"], choice), idx=i)
+            out += [Instance(request_type="loglikelihood", doc=row, arguments=(prefix + row["text"], choice), idx=i)
                     for i, choice in enumerate(row["choices"])]
     out.append(Instance(request_type="loglikelihood", doc={}, arguments=("", "An empty context"), idx=0))
+    out.append(out[0])   # the same request twice
     return out
 
 
-@pytest.mark.parametrize("model", ["smollm2_135m_instruct", "gemma3_270m"])
-def test_prefix_shared_matches_hflm_within_1e4(model):
-    cfg = parse_run_config(compose_run(f"model=[{model}]"))
-    shared = load_model(model, cfg.model[model], cfg.hardware).lm
-    assert isinstance(shared, PrefixSharedHFLM)
-    plain = HFLM(pretrained=shared.model, tokenizer=shared.tokenizer, batch_size=8, device="cpu")
-    batch = requests(per_task=2)
+def load(model: str, *overrides: str) -> PrefixSharedHFLM:
+    cfg = parse_run_config(compose_run(f"model=[{model}]", f"model.{model}.dtype=float32", *overrides))
+    lm = load_model(model, cfg.model[model], cfg.hardware).lm
+    assert isinstance(lm, PrefixSharedHFLM) and str(lm.model.dtype) == "torch.float32"
+    return lm
+
+
+def assert_matches_hflm(lm: PrefixSharedHFLM, batch: list[Instance]) -> None:
+    plain = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=8, device="cpu")
     expected = plain.loglikelihood(batch, disable_tqdm=True)
-    got = shared.loglikelihood(batch, disable_tqdm=True)
+    got = lm.loglikelihood(batch, disable_tqdm=True)
     assert len(got) == len(expected) == len(batch)
     for (want, want_greedy), (have, have_greedy) in zip(expected, got):
         assert have == pytest.approx(want, abs=1e-4)
         assert have_greedy == want_greedy
+
+
+def encoded_contexts(lm, batch: list[Instance]) -> dict:
+    contexts = {}
+    for request in batch:
+        context, continuation = request.args
+        if context:
+            tokens, _ = lm._encode_pair(context, continuation)
+            contexts.setdefault(tuple(tokens), Context(tokens))
+    return contexts
+
+
+# ---------------------------------------------------------------- the tree, no model
+
+def test_tree_computes_each_shared_prefix_once_and_leaves_every_context_a_token():
+    shared_a, shared_b = list(range(100, 140)), list(range(200, 230))
+    contexts = {tuple(t): Context(t) for t in (
+        shared_a + [1, 2], shared_a + [3], shared_a + [4, 5, 6],      # 40 shared tokens: a node
+        shared_b + [7], shared_b + [8],                               # 30 shared tokens: a node
+        [9, 10, 11], [9, 10, 12],                                     # 2 shared tokens: not worth a node
+        shared_a,                                                     # a context that is all prefix
+    )}
+    root = tree_of(contexts, min_shared=16)
+    assert (root.start, root.end) == (0, 0)
+    spans = sorted((child.start, child.end, len(child.contexts)) for child in root.children)
+    assert spans == [(0, 30, 2), (0, 39, 4)]   # shared_a's node stops one token short of the shortest context
+    assert sorted(len(c.tokens) for c in root.contexts) == [3, 3]
+    for child in root.children:
+        assert all(len(c.tokens) > child.end and c.tokens[:child.end] == child.tokens for c in child.contexts)
+
+
+def test_short_shared_prefix_is_folded_but_its_long_subtrees_kept():
+    """MMLU: every subject starts 'The following are ... about', then each subject's shots."""
+    common = [1, 2, 3]
+    subject_a, subject_b = common + list(range(10, 60)), common + list(range(70, 120))
+    contexts = {tuple(t): Context(t) for t in (subject_a + [5], subject_a + [6], subject_b + [5], subject_b + [6])}
+    root = tree_of(contexts, min_shared=16)
+    assert root.end == 3
+    assert sorted((c.start, c.end) for c in root.children) == [(3, 53), (3, 53)]
+
+
+# ---------------------------------------------------------------- against HFLM
+
+def test_tiny_model_matches_hflm_with_any_memory_bound():
+    """A bound so small that every batch holds one context still gives HFLM's numbers."""
+    batch = requests(per_task=1, few_shot=True)
+    for memory_mb in (0, 2048):
+        assert_matches_hflm(load("tiny_random_llama", f"hardware.scorer_memory_mb={memory_mb}"), batch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["smollm2_135m_instruct", "gemma3_270m"])
+def test_prefix_shared_matches_hflm_within_1e4(model):
+    assert_matches_hflm(load(model), requests(per_task=2, few_shot=False))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["smollm2_135m_instruct", "gemma3_270m"])
+def test_shared_few_shot_prefixes_match_hflm_within_1e4(model):
+    """Few-shot contexts: one tree node per task's shots, scored once for all its items.
+    Gemma 3's contexts here pass its 512-token sliding window."""
+    lm = load(model)
+    batch = requests(per_task=3, few_shot=True)
+    root = tree_of(encoded_contexts(lm, batch), lm.min_shared)
+    assert len(root.children) == len(TASKS)
+    assert all(child.end > 150 and len(child.contexts) == 3 for child in root.children)
+    if lm.sliding_window:
+        assert max(len(c.tokens) for c in encoded_contexts(lm, batch).values()) > lm.sliding_window
+    assert_matches_hflm(lm, batch)
