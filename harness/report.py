@@ -310,7 +310,11 @@ def claim_markdown(data: ReportData, verdict: Verdict) -> list[str]:
         lines += ["*The same rule on other pairs*: " + "; ".join(
             f"{c.subject} vs {c.rival}: {c.verdict} ({c.why})" for c in verdict.rule_checks), ""]
     for comparison in verdict.comparisons:
-        lines += comparison_markdown(data, comparison)
+        if evidence_rows(data, comparison)[0]:
+            lines += comparison_markdown(data, comparison)
+    pending = pending_line(data, verdict)
+    if pending:
+        lines += [pending, ""]
     if verdict.speed:
         lines += [f"*Speed*: {verdict.speed.verdict} ({verdict.speed.reason})", ""]
     return lines
@@ -324,12 +328,21 @@ def comparison_markdown(data: ReportData, comparison) -> list[str]:
         table = [row[:-1] + [" ".join(f"[record]({path})" for path in row[-1])] for row in table]
         lines += [md_table(["benchmark (setting)", "subject", "rival", "difference [95% CI]", "p (Holm)", "n",
                             "MDE (80%)", "chance", "outcome", "warnings", "evidence"], table), ""]
-    if pending:
-        lines += [f"Not yet measured or not reported ({len(pending)}): {', '.join(pending)}.", ""]
     sources = comparison_sources(comparison)
     if sources:
         lines += ["Sources: " + "; ".join(sources), ""]
     return lines
+
+
+def pending_line(data: ReportData, verdict: Verdict) -> str:
+    """Every row of a claim still to measure (or not reported for a rival), in one line."""
+    groups = []
+    for comparison in verdict.comparisons:
+        _, pending = evidence_rows(data, comparison)
+        if pending:
+            groups.append(f"vs {comparison.rival} ({comparison.evidence.split(' (')[0]}): {', '.join(pending)}")
+    count = sum(len(evidence_rows(data, c)[1]) for c in verdict.comparisons)
+    return f"*Not yet measured or not reported* ({count} rows): " + "; ".join(groups) + "." if groups else ""
 
 
 def comparison_sources(comparison) -> list[str]:
@@ -361,10 +374,11 @@ def html_page(data: ReportData) -> str:
         plot = forest_plot(verdict)
         comparisons = []
         for comparison in verdict.comparisons:
-            table, pending = evidence_rows(data, comparison)
-            comparisons.append({"c": comparison, "rows": table, "pending": pending,
-                                "sources": comparison_sources(comparison)})
+            table, _ = evidence_rows(data, comparison)
+            if table:
+                comparisons.append({"c": comparison, "rows": table, "sources": comparison_sources(comparison)})
         cards.append({"v": verdict, "plot": Markup(plot) if plot else "", "comparisons": comparisons,
+                      "pending": pending_line(data, verdict).replace("*", ""),
                       "colour": VERDICT_COLOURS.get(verdict.verdict, "#57606a")})
     counts = {}
     for verdict in data.verdicts:
