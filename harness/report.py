@@ -118,16 +118,17 @@ def score_rows(data: ReportData) -> list[dict]:
         rows.append({"model": model, "benchmark": bench, "setting": setting_of(record),
                      "label": f"{bench} ({setting_of(record)})", "score": round(value, 2),
                      "ci95_low": round(value - half, 2), "ci95_high": round(value + half, 2),
-                     "n_items": primary["n"], "metric": primary["metric"], "chance": cell_chance(path, record),
+                     "n_items": primary["n"], "metric": primary["metric"], "chance": cell_chance(path),
                      "finished_at": record["timing"]["finished_at"],
                      "note": f"newest of {runs} runs" if runs > 1 else "", "record": data.link(str(path))})
     return rows
 
 
-def cell_chance(path: Path, record: dict) -> float | None:
-    """Chance baseline of a multiple-choice cell (points), from its per-item choices."""
+def cell_chance(path: Path) -> float | None:
+    """Chance baseline of a multiple-choice cell (points), from its per-item choices (read
+    through records.load_items, which checks the sha256 the record names)."""
     try:
-        return chance_baseline([plain(item) for item in load_items(path, record)])
+        return chance_baseline([plain(item) for item in load_items(path)])
     except (RecordError, OSError):
         return None
 

@@ -247,7 +247,7 @@ def measured_rows(evidence: MeasuredEvidence, rival: str, newest: dict, load_ite
 
 def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -> Row:
     (a_path, a), (b_path, b) = cells
-    a_items, b_items = [plain(i) for i in load_items(a_path, a)], [plain(i) for i in load_items(b_path, b)]
+    a_items, b_items = [plain(i) for i in load_items(a_path)], [plain(i) for i in load_items(b_path)]
     a_scores, b_scores, unmatched = paired_items(a_items, b_items)
     label = record_label(a)
     if not a_scores:
