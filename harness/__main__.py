@@ -1,4 +1,5 @@
 """`python -m harness [overrides]`: compose configs/run.yaml with Hydra and run it."""
+
 from __future__ import annotations
 
 import logging
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from harness import CONFIG_DIR
@@ -17,58 +20,64 @@ from harness.plan import describe
 from harness.run import RunSummary, run, score_table
 from harness.schema import ConfigError, parse_run_config
 
+GROUPS = ("model", "benchmark", "suite", "hardware")
+log = logging.getLogger("harness")
+
 
 def run_info() -> dict:
     hydra_cfg = HydraConfig.get()
-    return {"id": uuid.uuid4().hex[:12], "argv": sys.argv[1:],
-            "overrides": list(hydra_cfg.overrides.task),
-            "choices": {k: v for k, v in OmegaConf.to_container(hydra_cfg.runtime.choices).items()
-                        if not k.startswith("hydra")},
-            "hydra_output_dir": hydra_cfg.runtime.output_dir}
+    choices = OmegaConf.to_container(hydra_cfg.runtime.choices)
+    return {
+        "id": uuid.uuid4().hex[:12],
+        "argv": sys.argv[1:],
+        "overrides": list(hydra_cfg.overrides.task),
+        "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
+        "hydra_output_dir": hydra_cfg.runtime.output_dir,
+    }
 
 
 def report(summary: RunSummary) -> None:
     if summary.written or summary.skipped:
         print(score_table(summary.written + summary.skipped))
-    print(f"{len(summary.written)} cells computed, {len(summary.skipped)} already done, "
-          f"{summary.model_loads} model loads", file=sys.stderr)
+    log.info("%d cells computed, %d already done, %d model loads",
+             len(summary.written), len(summary.skipped), summary.model_loads)
     for model, bench, message in summary.failures:
-        print(f"FAILED {model}{' x ' + bench if bench else ''}: {message}", file=sys.stderr)
+        log.error("FAILED %s%s: %s", model, " x " + bench if bench else "", message)
 
 
-GROUPS = ("model", "benchmark", "suite", "hardware")
+def _values(override) -> list[str]:
+    """Every name an override chooses: `a`, `[a,b]`, or a sweep `a,b` (-m)."""
+    values = list(override.sweep_iterator()) if override.is_discrete_sweep() else [override.value()]
+    flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+    return [str(v) for v in flat if v is not None]
 
 
-def config_dirs(overrides: list[str]) -> list[Path]:
+def config_dirs(overrides: list) -> list[Path]:
     """configs/ plus directories added with hydra.searchpath=[file:///...] (your own
     model or benchmark files outside the checkout)."""
-    dirs = [CONFIG_DIR]
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if key == "hydra.searchpath":
-            dirs += [Path(item.strip().removeprefix("file://")) for item in value.strip("[]").split(",")
-                     if item.strip().startswith("file://")]
-    return dirs
+    extra = [o for o in overrides if o.key_or_group == "hydra.searchpath"]
+    return [CONFIG_DIR] + [Path(v.removeprefix("file://")) for o in extra for v in _values(o) if v.startswith("file://")]
 
 
-def unknown_choice(overrides: list[str]) -> str | None:
+def unknown_choice(args: list[str]) -> str | None:
     """Hydra reports an unknown option inside a list (model=[a,b]) without the valid
     names; check group choices first so every such error lists them."""
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in args if "=" in a and not a.startswith("-")])
+    except HydraException:
+        return None  # Hydra itself reports the syntax error
     for override in overrides:
-        group, _, value = override.lstrip("+~").partition("=")
-        if group not in GROUPS or not value:
+        if override.key_or_group not in GROUPS or override.is_delete():
             continue
-        valid = sorted({path.stem for root in config_dirs(overrides) for path in (root / group).glob("*.yaml")})
-        for name in value.strip("[]").split(","):
-            if name.strip() and name.strip() not in valid:
-                return f"unknown {group} '{name.strip()}' (valid: {', '.join(valid)})"
+        valid = sorted({p.stem for root in config_dirs(overrides) for p in (root / override.key_or_group).glob("*.yaml")})
+        for name in _values(override):
+            if name not in valid:
+                return f"unknown {override.key_or_group} '{name}' (valid: {', '.join(valid)})"
     return None
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="run", version_base="1.3")
 def run_hydra(cfg: DictConfig) -> None:
-    # lm-eval logs every task build at INFO; its progress bars stay.
-    logging.getLogger("lm_eval").setLevel(logging.WARNING)
     try:
         run_cfg = parse_run_config(cfg)
         if run_cfg.dry_run:

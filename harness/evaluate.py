@@ -1,25 +1,36 @@
-"""Evaluation: the only module that calls lm-eval's evaluator.
+"""The lm-eval adapter: the one module that calls lm-eval's evaluator and task index.
 
-One loaded model, one benchmark setting -> lm-eval's own output (results, configs,
-n-samples, per-item samples), untouched, plus wall-clock times. The caller loads each
-model once and calls `run_benchmark` for every benchmark of the run.
+It answers questions about tasks (exists? unsafe? where is its YAML?), runs one planned
+cell on a loaded model, and parses lm-eval's output (its "metric,filter" keys, n-samples,
+per-item samples) into typed results. lm-eval's private APIs (the task index's `Kind`,
+its YAML loader) are wrapped here and used nowhere else. Model classes (HFLM and the
+harness's scorer) belong to harness.models.
 """
+
 from __future__ import annotations
 
+import json
+import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from harness import localdata
-from harness.models import LoadedModel
-from harness.records import shipped_files
-from harness.schema import BenchmarkConfig, ModelConfig
+from pydantic import ValidationError
+
+from harness.hashing import sha256_json
+from harness.records import ItemOutcome, MetricValue, PrimaryScore
+
+if TYPE_CHECKING:
+    from harness.plan import CellPlan
 
 TASKS_DIR = Path(__file__).parent / "tasks"
-ACCEPT_UNISOLATED = "HARNESS_SANDBOX_ACCEPT_UNISOLATED"
+ACCEPT_UNISOLATED = "HARNESS_SANDBOX_ACCEPT_UNISOLATED"  # read by the shipped HumanEval scorer
+LOGLIKELIHOOD_TYPES = ("multiple_choice", "loglikelihood")
 
 
 class BenchmarkError(ValueError):
@@ -27,15 +38,25 @@ class BenchmarkError(ValueError):
 
 
 @dataclass
-class CellOutput:
-    lm_eval: dict            # simple_evaluate's output without "samples"
-    samples: dict            # task -> list of lm-eval sample dicts
-    chat_template_applied: bool
+class EvalResult:
+    """One cell's lm-eval output, parsed; `lm_eval` keeps lm-eval's own block unchanged."""
+
+    lm_eval: dict  # simple_evaluate's output without "samples"
+    primary: PrimaryScore
+    metrics: dict[str, dict[str, MetricValue]]  # task or group -> "metric,filter" -> value
+    items: list[ItemOutcome]  # one per scored item, in lm-eval's order
+    task_config_sha256: dict[str, str]  # leaf task -> sha256 of its resolved config
+    n_samples: dict  # task -> {"original": .., "effective": ..}
+    n_shot: dict
+    task_versions: dict
+    seeds: dict
     started_at: str
     finished_at: str
     wall_seconds: float
-    throughput: dict         # items and tokens per second over the whole lm-eval call
-    memory: dict             # peak process RSS and peak GPU memory, MB
+    throughput: dict  # items and tokens per second over the whole lm-eval call
+
+
+# ---------------------------------------------------------------- the task index
 
 
 @lru_cache(maxsize=1)
@@ -46,17 +67,32 @@ def task_manager():
     return TaskManager(include_path=str(TASKS_DIR))
 
 
-def check_tasks_exist(name: str, bench: BenchmarkConfig) -> None:
-    if bench.local_data is not None:
-        return
+def check_tasks_exist(name: str, tasks: list[str]) -> None:
     known = set(task_manager().all_tasks)
-    missing = [task for task in bench.tasks if task not in known]
+    missing = [task for task in tasks if task not in known]
     if missing:
-        raise BenchmarkError(f"benchmark '{name}': lm-eval has no task '{missing[0]}'; "
-                             f"list them with `python -m harness.list tasks`")
+        raise BenchmarkError(
+            f"benchmark '{name}': lm-eval has no task '{missing[0]}'; "
+            f"list them with `python -m harness.list tasks`"
+        )
 
 
-def leaf_configs(name: str, seen: set | None = None):
+def task_yaml_path(task: str) -> Path | None:
+    entry = task_manager().task_index.get(task)
+    return Path(entry.yaml_path) if entry is not None and entry.yaml_path else None
+
+
+def is_shipped(task: str) -> bool:
+    """A task whose YAML is in harness/tasks (offline data, scored by our own code)."""
+    return str(task_yaml_path(task) or "").startswith(str(TASKS_DIR))
+
+
+def task_catalog() -> list[tuple[str, bool]]:
+    """Every task, group and tag lm-eval knows, and whether the project ships it."""
+    return [(name, is_shipped(name)) for name in task_manager().all_tasks]
+
+
+def leaf_configs(name: str, seen: set | None = None) -> Iterator[dict]:
     """Task configs (as indexed by lm-eval, includes resolved) under a task, group or tag,
     without building the tasks (building one downloads its dataset)."""
     from lm_eval.tasks._index import Kind
@@ -91,66 +127,177 @@ def _member_configs(member, seen: set):
             yield {**config, **overrides}
 
 
-def check_unsafe_code(name: str, bench: BenchmarkConfig) -> None:
-    """Tasks that execute model-written code run only when the config says so, and only
-    in harness.sandbox (our shipped tasks) unless isolation is explicitly waived."""
-    from harness.sandbox import isolation_available
-
-    unsafe = [(task, c.get("task")) for task in bench.tasks for c in leaf_configs(task) if c.get("unsafe_code")]
-    if not unsafe:
-        return
-    if not bench.confirm_run_unsafe_code:
-        raise BenchmarkError(f"benchmark '{name}' executes model-written code; to allow it set "
-                             f"benchmark.{name}.confirm_run_unsafe_code=true (programs run in harness.sandbox)")
-    outside = [leaf for task, leaf in unsafe if not str(task_yaml_path(task) or "").startswith(str(TASKS_DIR))]
-    if outside and not bench.sandbox_accept_unisolated:
-        raise BenchmarkError(f"benchmark '{name}': lm-eval's task '{outside[0]}' runs code with lm-eval's own "
-                             f"executor, outside harness.sandbox; use humaneval_offline, or set "
-                             f"benchmark.{name}.sandbox_accept_unisolated=true")
-    available, why = isolation_available()
-    if not available and not bench.sandbox_accept_unisolated:
-        raise BenchmarkError(f"benchmark '{name}': cannot isolate generated code here ({why}); run as root or set "
-                             f"benchmark.{name}.sandbox_accept_unisolated=true to run it with network")
+def unsafe_leaves(task: str) -> list[str]:
+    """Leaf tasks under `task` that execute model-written code."""
+    return [config.get("task") for config in leaf_configs(task) if config.get("unsafe_code")]
 
 
-def task_yaml_path(task: str) -> Path | None:
-    entry = task_manager().task_index.get(task)
-    return Path(entry.yaml_path) if entry is not None and entry.yaml_path else None
+def load_task_yaml(path: Path) -> dict:
+    """A task YAML as lm-eval reads it (includes and !function resolved)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    return load_yaml(path, resolve_func=True)
 
 
-def task_specs(name: str, bench: BenchmarkConfig) -> list:
-    """What lm-eval is asked to run: task names, or task configs over local files."""
-    where = f"benchmark '{name}'"
-    if bench.local_data is not None:
-        return [localdata.task_config(name, bench.local_data, localdata.validate(bench.local_data, where))]
-    if bench.dataset_dir:
-        return [localdata.redirected_config(task, task_yaml_path(task), bench.dataset_dir, where)
-                for task in bench.tasks]
-    return list(bench.tasks)
-
-
-def data_files(name: str, bench: BenchmarkConfig) -> dict:
-    """sha256 of the files a benchmark reads from disk: shipped task data (SOURCE.json),
-    local_data files, or a redirected dataset_dir. Empty for hub datasets."""
-    if bench.local_data is not None:
-        return localdata.file_fingerprints(localdata.validate(bench.local_data, f"benchmark '{name}'"))
-    if bench.dataset_dir:
-        return localdata.file_fingerprints(localdata.files_by_split(Path(bench.dataset_dir).expanduser()))
-    files = {}
-    for task in bench.tasks:
-        files.update(shipped_files(task_yaml_path(task)))
-    return files
-
-
-def chat_template_for(model: ModelConfig, bench: BenchmarkConfig) -> bool:
-    """The benchmark's setting decides (published settings fix it); else the model's."""
-    if bench.apply_chat_template is not None:
-        return bench.apply_chat_template
-    return model.apply_chat_template
+# ---------------------------------------------------------------- running one cell
 
 
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def evaluate(lm, cell: CellPlan) -> EvalResult:
+    """Run one planned cell on a loaded lm-eval LM and parse what lm-eval returns."""
+    from lm_eval import simple_evaluate
+
+    bench, seed = cell.benchmark.config, cell.seed
+    if cell.request_cache:
+        Path(cell.request_cache).parent.mkdir(parents=True, exist_ok=True)
+    started, clock = now_utc(), time.time()
+    os.environ[ACCEPT_UNISOLATED] = "1" if bench.sandbox_accept_unisolated else "0"
+    output = simple_evaluate(
+        model=lm,
+        tasks=cell.benchmark.data.tasks,
+        num_fewshot=bench.num_fewshot,
+        limit=cell.benchmark.limit,
+        task_manager=task_manager(),
+        log_samples=True,
+        apply_chat_template=cell.chat_template,
+        fewshot_as_multiturn=bench.fewshot_as_multiturn and cell.chat_template,
+        gen_kwargs=bench.gen_kwargs,
+        random_seed=seed,
+        numpy_random_seed=seed,
+        torch_random_seed=seed,
+        fewshot_random_seed=seed,
+        bootstrap_iters=cell.bootstrap_iters,
+        confirm_run_unsafe_code=bench.confirm_run_unsafe_code,
+        use_cache=cell.request_cache,
+    )
+    wall = time.time() - clock
+    samples = output.pop("samples")
+    try:
+        return parse_output(lm, cell, plain(output), samples, started, wall)
+    except ValidationError as error:  # lm-eval's output not as this adapter expects
+        raise BenchmarkError(f"benchmark '{cell.benchmark.name}': unexpected lm-eval output: {error}") from None
+
+
+def parse_output(lm, cell: CellPlan, output: dict, samples: dict, started: str, wall: float) -> EvalResult:
+    bench = cell.benchmark.config
+    items = [
+        item_outcome(task, sample, output["configs"][task].get("output_type", ""), bench.primary_metric)
+        for task, task_samples in samples.items()
+        for sample in task_samples
+    ]
+    tokens = count_tokens(lm, samples)
+    throughput = {
+        "items": len(items),
+        "tokens": tokens,
+        "items_per_second": round(len(items) / wall, 3),
+        "tokens_per_second": round(tokens / wall, 1),
+        "request_cache": cell.request_cache is not None,
+    }
+    return EvalResult(
+        lm_eval=output,
+        primary=primary_score(bench.tasks, bench.primary_metric, bench.metric_filter, output, list(samples)),
+        metrics=metrics_table(output),
+        items=items,
+        task_config_sha256={task: sha256_json(output["configs"][task]) for task in samples},
+        n_samples=output.get("n-samples", {}),
+        n_shot=output.get("n-shot", {}),
+        task_versions=output.get("versions", {}),
+        seeds={name: output["config"].get(name) for name in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")},
+        started_at=started,
+        finished_at=now_utc(),
+        wall_seconds=round(wall, 3),
+        throughput=throughput,
+    )
+
+
+# ---------------------------------------------------------------- lm-eval's output format
+
+
+def plain(data):
+    """lm-eval's output as plain JSON data (it holds numpy scalars and arrays)."""
+
+    def convert(value):
+        if hasattr(value, "item"):  # numpy scalar
+            return value.item()
+        if hasattr(value, "tolist"):
+            return value.tolist()
+        return str(value)
+
+    return json.loads(json.dumps(data, default=convert))
+
+
+def _number(value) -> float | None:
+    """lm-eval writes 'N/A' or NaN for a stderr it could not compute."""
+    if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
+        return float(value)
+    return None
+
+
+def metrics_table(output: dict) -> dict[str, dict[str, MetricValue]]:
+    """{task or group: {"acc,none": MetricValue(value, stderr), ...}}"""
+    table = {}
+    for section in ("results", "groups"):
+        for task, block in output.get(section, {}).items():
+            metrics = {}
+            for key, value in block.items():
+                if "," not in key or "_stderr," in key:
+                    continue
+                metric, filt = key.split(",", 1)
+                metrics[key] = MetricValue(value=_number(value), stderr=_number(block.get(f"{metric}_stderr,{filt}")))
+            table[task] = metrics
+    return table
+
+
+def primary_score(tasks: list[str], metric: str, filt: str, output: dict, leaf_tasks: list[str]) -> PrimaryScore:
+    """The benchmark's metric: the mean over its tasks (a group is its subtasks' macro mean)."""
+    key = f"{metric},{filt}"
+    table = metrics_table(output)
+    missing = [task for task in tasks if key not in table.get(task, {})]
+    if missing:
+        available = ", ".join(sorted(table.get(missing[0], {}))) or "none"
+        raise BenchmarkError(
+            f"metric '{key}' not reported for task '{missing[0]}' (reported: {available}); "
+            f"fix primary_metric/metric_filter in the benchmark config"
+        )
+    values = [table[task][key].value for task in tasks]
+    stderrs = [table[task][key].stderr for task in tasks]
+    stderr = (math.sqrt(sum(s * s for s in stderrs)) / len(stderrs)) if None not in stderrs else None
+    grouped = any(task in output.get("groups", {}) for task in tasks)
+    return PrimaryScore(
+        metric=metric,
+        filter=filt,
+        value=sum(values) / len(values),
+        stderr=stderr,
+        n=sum(output["n-samples"][task]["effective"] for task in leaf_tasks),
+        aggregation="macro mean over subtasks" if grouped else "mean over items",
+    )
+
+
+def item_outcome(task: str, sample: dict, output_type: str, primary_metric: str) -> ItemOutcome:
+    metrics = plain({m: sample[m] for m in sample.get("metrics", []) if m in sample})
+    score = metrics.get(primary_metric)
+    fields: dict[str, Any] = {
+        "task": task,
+        "doc_id": sample["doc_id"],
+        "doc_hash": sample.get("doc_hash"),
+        "prompt_hash": sample.get("prompt_hash"),
+        "target": plain(sample.get("target")),
+        "metrics": metrics,
+        "score": float(score) if isinstance(score, (int, float)) else None,
+    }
+    if output_type in LOGLIKELIHOOD_TYPES:
+        loglikelihoods = [float(resp[0]) for resp in sample["filtered_resps"]]
+        fields["loglikelihoods"] = loglikelihoods
+        fields["choice"] = max(range(len(loglikelihoods)), key=loglikelihoods.__getitem__)
+    else:
+        response = sample.get("filtered_resps")
+        fields["response"] = plain(response[0] if isinstance(response, list) and response else response)
+    if fields["score"] is not None:
+        fields["correct"] = fields["score"] == 1.0
+    return ItemOutcome(**fields)
 
 
 def count_tokens(lm, samples: dict) -> int:
@@ -166,43 +313,3 @@ def count_tokens(lm, samples: dict) -> int:
                     text += responses[index]
                 total += len(lm.tok_encode(text)) if text else 0
     return total
-
-
-def peak_memory() -> dict:
-    import resource
-
-    import torch
-
-    gpu = torch.cuda.max_memory_allocated() / 2 ** 20 if torch.cuda.is_available() else None
-    return {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "peak_gpu_allocated_mb": round(gpu, 1) if gpu is not None else None,
-            "note": "RSS is the process peak so far (all cells of this job)"}
-
-
-def run_benchmark(loaded: LoadedModel, name: str, bench: BenchmarkConfig, limit: int | None,
-                  seed: int, bootstrap_iters: int, request_cache: str | None = None) -> CellOutput:
-    """Run one benchmark setting on a loaded model. `request_cache` is a path prefix for
-    lm-eval's request cache; the caller keys it by model fingerprint (lm-eval's own key
-    ignores the model)."""
-    from lm_eval import simple_evaluate
-
-    check_tasks_exist(name, bench)
-    check_unsafe_code(name, bench)
-    chat = chat_template_for(loaded.config, bench)
-    started, clock = now_utc(), time.time()
-    os.environ[ACCEPT_UNISOLATED] = "1" if bench.sandbox_accept_unisolated else "0"  # read by the task's scorer
-    output = simple_evaluate(
-        model=loaded.lm, tasks=task_specs(name, bench), num_fewshot=bench.num_fewshot, limit=limit,
-        task_manager=task_manager(), log_samples=True, apply_chat_template=chat,
-        fewshot_as_multiturn=bench.fewshot_as_multiturn and chat, gen_kwargs=bench.gen_kwargs,
-        random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
-        bootstrap_iters=bootstrap_iters, confirm_run_unsafe_code=bench.confirm_run_unsafe_code,
-        use_cache=request_cache)
-    wall = time.time() - clock
-    samples = output.pop("samples")
-    items, tokens = sum(len(v) for v in samples.values()), count_tokens(loaded.lm, samples)
-    throughput = {"items": items, "tokens": tokens, "items_per_second": round(items / wall, 3),
-                  "tokens_per_second": round(tokens / wall, 1), "request_cache": request_cache is not None}
-    return CellOutput(lm_eval=output, samples=samples, chat_template_applied=chat, started_at=started,
-                      finished_at=now_utc(), wall_seconds=round(wall, 3), throughput=throughput,
-                      memory=peak_memory())

@@ -1,13 +1,16 @@
 """`python -m harness.list models|benchmarks|suites|hardware|tasks`: what exists."""
+
 from __future__ import annotations
 
 import sys
 
 import yaml
+from tabulate import tabulate
 
 from harness import CONFIG_DIR
 
-GROUPS = ("models", "benchmarks", "suites", "hardware", "tasks")
+GROUP_DIRS = {"models": "model", "benchmarks": "benchmark", "suites": "suite", "hardware": "hardware"}
+GROUPS = (*GROUP_DIRS, "tasks")
 
 
 def describe(group_dir: str) -> list[tuple[str, str]]:
@@ -24,12 +27,9 @@ def describe(group_dir: str) -> list[tuple[str, str]]:
 
 
 def lm_eval_tasks() -> list[tuple[str, str]]:
-    from harness.evaluate import TASKS_DIR, task_manager
+    from harness.evaluate import task_catalog
 
-    manager = task_manager()
-    shipped = {name for name, entry in manager.task_index.items()
-               if entry.yaml_path and str(entry.yaml_path).startswith(str(TASKS_DIR))}
-    return [(name, "shipped, offline" if name in shipped else "lm-eval") for name in manager.all_tasks]
+    return [(name, "shipped, offline" if shipped else "lm-eval") for name, shipped in task_catalog()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,11 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: python -m harness.list {{{'|'.join(GROUPS)}}}", file=sys.stderr)
         return 2
     group = argv[0]
-    rows = lm_eval_tasks() if group == "tasks" else describe(
-        {"models": "model", "benchmarks": "benchmark", "suites": "suite", "hardware": "hardware"}[group])
-    width = max(len(name) for name, _ in rows)
-    for name, text in rows:
-        print(f"{name.ljust(width)}  {text}")
+    rows = lm_eval_tasks() if group == "tasks" else describe(GROUP_DIRS[group])
+    print(tabulate(rows, tablefmt="plain", disable_numparse=True))
     return 0
 
 

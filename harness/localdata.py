@@ -10,39 +10,58 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
 
+from harness import evaluate
 from harness.hashing import sha256_file
+from harness.schema import BenchmarkConfig, LocalData
 
 FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
-OUTPUT_TYPES = ("multiple_choice", "generate_until")
 
 
 class DataError(ValueError):
     """Local benchmark data that cannot be used; names file, row and field."""
 
 
-@dataclass
-class LocalData:
-    path: str = ""                          # a file, or a directory with one file per split
-    test_split: str = "test"                # split scored (a single file is this split)
-    fewshot_split: Optional[str] = None     # split the few-shot examples come from
-    output_type: str = "multiple_choice"    # multiple_choice | generate_until
-    id_field: Optional[str] = None          # unique per row, checked when given
-    question_field: str = "question"        # multiple_choice: the question
-    context_field: Optional[str] = None     # optional passage shown before the question
-    choices_field: Any = "choices"          # a list column, or a list of column names
-    answer_field: str = "answer"            # index into the choices, or the choice text
-    prompt_field: str = "prompt"            # generate_until: the prompt
-    target_field: str = "target"            # generate_until: the expected answer
-    prompt_template: Optional[str] = None   # Jinja over the fields; default "{context}\n{question}\nAnswer:"
-    answer_regex: Optional[str] = None      # generate_until: extract the answer, e.g. "#### (-?[0-9.,]+)"
-    target_delimiter: str = " "             # between prompt and choice/target (lm-eval's default)
-    stop: list = field(default_factory=lambda: ["\n\n"])
-    max_gen_toks: int = 64
+@dataclass(frozen=True)
+class BenchmarkData:
+    """Where a benchmark's items come from, resolved once when the run is planned."""
+
+    tasks: list  # what lm-eval is asked to run: task names, or task configs over local files
+    files: dict[str, str]  # data file -> sha256 of every file read from disk (empty for hub datasets)
+    shipped: bool  # the files are shipped task data (SOURCE.json), fingerprinted per task
+
+    def files_of(self, task: str) -> dict[str, str] | None:
+        """The data files behind one leaf task's items (None: the hub's dataset)."""
+        if not self.shipped:
+            return self.files
+        return {name: sha for name, sha in self.files.items() if Path(name).name.startswith(task + ".")} or None
+
+
+def benchmark_data(name: str, bench: BenchmarkConfig) -> BenchmarkData:
+    """Check a benchmark's own files (every row) and fingerprint every file it reads."""
+    where = f"benchmark '{name}'"
+    if bench.local_data is not None:
+        files = validate(bench.local_data, where)
+        return BenchmarkData([task_config(name, bench.local_data, files)], file_fingerprints(files), shipped=False)
+    if bench.dataset_dir:
+        tasks = [redirected_config(t, evaluate.task_yaml_path(t), bench.dataset_dir, where) for t in bench.tasks]
+        files = file_fingerprints(files_by_split(Path(bench.dataset_dir).expanduser()))
+        return BenchmarkData(tasks, files, shipped=False)
+    files = {}
+    for task in bench.tasks:
+        files.update(shipped_files(evaluate.task_yaml_path(task)))
+    return BenchmarkData(list(bench.tasks), files, shipped=True)
+
+
+def shipped_files(yaml_path: Path | None) -> dict[str, str]:
+    """sha256 of every data file shipped beside a task YAML in harness/tasks (SOURCE.json)."""
+    if yaml_path is None or not (yaml_path.parent / "SOURCE.json").is_file():
+        return {}
+    source = json.loads((yaml_path.parent / "SOURCE.json").read_text())
+    return {name: entry["sha256"] for name, entry in source["files"].items()}
 
 
 def files_by_split(root: Path) -> dict[str, Path]:
@@ -137,13 +156,11 @@ def _stamp(files: dict[str, Path]) -> tuple:
 
 def validate(data: LocalData, where: str) -> dict[str, Path]:
     """Check every row of every split (once per unchanged file); return split -> file."""
-    if data.output_type not in OUTPUT_TYPES:
-        raise DataError(f"{where}: local_data.output_type '{data.output_type}' is not one of {', '.join(OUTPUT_TYPES)}")
     files = split_files(data, where)
-    key = (json.dumps(asdict(data), sort_keys=True, default=str), _stamp(files))
+    key = (data.model_dump_json(), _stamp(files))
     if key in _CHECKED:
         return files
-    for split, path in files.items():
+    for path in files.values():
         rows = read_rows(path)
         if not rows:
             raise DataError(f"{path}: no rows")
@@ -212,9 +229,7 @@ def _sha256_unchanged(path: str, size: int, mtime_ns: int) -> str:
 def redirected_config(task: str, yaml_path: Path, dataset_dir: str, where: str) -> dict:
     """A hub task's own config with its dataset swapped for local files of the same splits
     and fields (<split>.jsonl|.csv|.parquet in dataset_dir): same prompts, same metrics."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    config = load_yaml(yaml_path, resolve_func=True)
+    config = evaluate.load_task_yaml(yaml_path)
     if "task" not in config:
         raise DataError(f"{where}: '{task}' is a group; redirect its subtasks one by one")
     root = Path(dataset_dir).expanduser()

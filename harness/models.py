@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import time
@@ -29,6 +30,7 @@ from harness.hashing import sha256_file, sha256_json, sha256_text
 from harness.schema import HardwareConfig, ModelConfig
 
 DEFAULT_CACHE = Path.home() / ".cache" / "claim-harness"
+log = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
@@ -110,7 +112,7 @@ def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path,
     final = cache_root / "gguf" / gguf_sha / dtype
     if (final / "model.safetensors").is_file():
         return final
-    print(f"[harness] {name}: dequantizing {gguf_path.name} to {dtype} once (cached for later runs)", flush=True)
+    log.info("%s: dequantizing %s to %s once (cached for later runs)", name, gguf_path.name, dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,

@@ -23,6 +23,8 @@ def package_version(name: str) -> str | None:
 
 
 def _git(*args: str) -> str | None:
+    if not (REPO_DIR / ".git").exists():  # an installed wheel: no checkout to describe
+        return None
     try:
         return subprocess.run(["git", "-C", str(REPO_DIR), *args], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
@@ -63,3 +65,16 @@ def hardware_facts(hardware: HardwareConfig) -> dict:
     return {"config": hardware.name, "device": hardware.device, "cpu": cpu_model(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpus": gpus,
             "hostname": platform.node()}
+
+
+def peak_memory() -> dict:
+    import resource
+
+    import torch
+
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return {
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_gpu_allocated_mb": round(gpu, 1) if gpu is not None else None,
+        "note": "RSS is the process peak so far (all cells of this job)",
+    }

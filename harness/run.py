@@ -1,43 +1,36 @@
 """A run: every chosen model x every chosen benchmark -> one record per cell.
 
-Each model is loaded once for all of its benchmarks. A model that fails to load or a
-benchmark that fails is reported and skipped; records already written stay on disk.
+A cell's life, top to bottom: plan (harness.plan: everything resolved once) -> load the
+model (harness.models, once for all its cells) -> evaluate (harness.evaluate, the lm-eval
+adapter) -> record (harness.records, typed, written atomically). A model that fails to
+load or a benchmark that fails is reported and skipped; records already written stay.
 """
+
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tabulate import tabulate
+
 from harness import evaluate, records
 from harness.localdata import DataError
-from harness.models import (ModelLoadError, cache_root_for, load_model, release, source_fingerprint,
-                            with_resolved_dtype)
-from harness.provenance import hardware_facts, versions
-from harness.schema import BenchmarkConfig, ConfigError, RunConfig
+from harness.models import LoadedModel, ModelLoadError, load_model, release, source_fingerprint
+from harness.plan import BenchmarkPlan, CellPlan, plan_benchmarks, plan_cell
+from harness.provenance import hardware_facts, peak_memory, versions
+from harness.schema import ConfigError, RunConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunSummary:
-    written: list = field(default_factory=list)    # record paths
-    skipped: list = field(default_factory=list)    # record paths of cells already done
-    failures: list = field(default_factory=list)   # (model, benchmark or None, message)
+    written: list[Path] = field(default_factory=list)  # record paths
+    skipped: list[Path] = field(default_factory=list)  # record paths of cells already done
+    failures: list[tuple[str, str | None, str]] = field(default_factory=list)  # (model, benchmark, message)
     model_loads: int = 0
-
-
-@dataclass
-class Cell:
-    model: str
-    benchmark: str
-    bench: BenchmarkConfig
-    limit: int | None
-    key: str
-    path: Path
-
-
-def log(message: str) -> None:
-    print(f"[harness] {message}", file=sys.stderr, flush=True)
 
 
 def check_results_dir(results_dir: Path) -> None:
@@ -49,117 +42,83 @@ def check_results_dir(results_dir: Path) -> None:
         raise ConfigError(f"results_dir '{results_dir}' is not writable; choose another with results_dir=...")
 
 
-def plan_cells(model_name: str, fingerprint: dict, cfg: RunConfig) -> list[Cell]:
-    """Every cell of one model with its content-addressed key and record path."""
-    model = cfg.model[model_name]
-    cells = []
-    for bench_name, bench in cfg.benchmark.items():
-        limit = cfg.limit if cfg.limit is not None else bench.limit
-        chat = evaluate.chat_template_for(model, bench)
-        key = records.cell_key(fingerprint, with_resolved_dtype(model, cfg.hardware), bench, limit, cfg.seed, chat,
-                               evaluate.data_files(bench_name, bench), versions())
-        path, _ = records.record_paths(Path(cfg.results_dir), model_name, bench_name, key)
-        cells.append(Cell(model_name, bench_name, bench, limit, key, path))
-    return cells
-
-
-def is_done(cell: Cell) -> bool:
-    """A cell is done when its record and per-item file read back intact."""
-    try:
-        records.load_items(cell.path)
-        return True
-    except records.RecordError:
-        return False
-
-
-def cells_to_compute(cells: list[Cell], cfg: RunConfig) -> list[Cell]:
-    return cells if cfg.force else [c for c in cells if not is_done(c)]
+def cells_to_compute(cells: list[CellPlan], cfg: RunConfig) -> list[CellPlan]:
+    return cells if cfg.force else [c for c in cells if not records.is_complete(c.record_path)]
 
 
 def unfinished_cells(cfg: RunConfig) -> int:
     """How many cells a run of `cfg` would compute, found without loading any model (a
     launcher submits no job for a sweep point with none). A model whose weights cannot be
     found counts as unfinished, so its job runs and reports why."""
+    try:
+        benchmarks = plan_benchmarks(cfg)
+    except (evaluate.BenchmarkError, DataError) as error:  # the launcher stops on a ConfigError
+        raise ConfigError(str(error)) from None
     count = 0
     for model_name in cfg.model:
         try:
             fingerprint = source_fingerprint(model_name, cfg.model[model_name], cfg.cache_dir)
         except ModelLoadError:
-            count += len(cfg.benchmark)
+            count += len(benchmarks)
             continue
-        count += len(cells_to_compute(plan_cells(model_name, fingerprint, cfg), cfg))
+        count += len(cells_to_compute([plan_cell(model_name, fingerprint, b, cfg) for b in benchmarks], cfg))
     return count
 
 
-def run_cell(loaded, cell: Cell, cfg: RunConfig, run_info: dict) -> Path:
-    log(f"{loaded.name} x {cell.benchmark}: evaluating (limit={cell.limit})")
-    request_cache = None
-    if cfg.request_cache:  # one cache file per model: lm-eval's own key ignores the model
-        cache = cache_root_for(cfg.cache_dir) / "requests" / loaded.fingerprint["value"][:32]
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        request_cache = str(cache)
-    out = evaluate.run_benchmark(loaded, cell.benchmark, cell.bench, cell.limit, cfg.seed, cfg.bootstrap_iters,
-                                 request_cache)
-    local = cell.bench.local_data is not None or cell.bench.dataset_dir is not None
-    datasets = {task: records.dataset_fingerprint(samples, evaluate.data_files(cell.benchmark, cell.bench) if local
-                                                  else records.shipped_task_files(evaluate.task_yaml_path(task), task))
-                for task, samples in out.samples.items()}
+def run_cell(loaded: LoadedModel, cell: CellPlan, cfg: RunConfig, run_info: dict) -> Path:
+    log.info("%s x %s: evaluating (limit=%s)", cell.model_name, cell.benchmark.name, cell.benchmark.limit)
+    result = evaluate.evaluate(loaded.lm, cell)
     record = records.build_record(
-        key=cell.key, model_name=loaded.name, model=loaded.config, fingerprint=loaded.fingerprint,
-        model_info=loaded.info, bench_name=cell.benchmark, bench=cell.bench, limit=cell.limit, seed=cfg.seed,
-        cell=out, datasets=datasets, hardware=hardware_facts(cfg.hardware), versions=versions(),
-        run=run_info)
-    items = records.build_items(out.samples, out.lm_eval, cell.bench.primary_metric)
-    return records.write_record(Path(cfg.results_dir), record, items)
+        cell, loaded, result, hardware_facts(cfg.hardware), peak_memory(), versions(), run_info
+    )
+    return records.write_record(cell, record, result.items)
 
 
-def run_model(model_name: str, cfg: RunConfig, run_info: dict, summary: RunSummary) -> None:
+def run_model(model_name: str, benchmarks: list[BenchmarkPlan], cfg: RunConfig, run_info: dict,
+              summary: RunSummary) -> None:
     """Load one model once, only if it has unfinished cells, and run them."""
-    model_cfg = cfg.model[model_name]
     try:
-        fingerprint = source_fingerprint(model_name, model_cfg, cfg.cache_dir)
+        fingerprint = source_fingerprint(model_name, cfg.model[model_name], cfg.cache_dir)
     except ModelLoadError as error:
-        log(f"error: {error}")
+        log.error("error: %s", error)
         summary.failures.append((model_name, None, str(error)))
         return
-    cells = plan_cells(model_name, fingerprint, cfg)
+    cells = [plan_cell(model_name, fingerprint, bench, cfg) for bench in benchmarks]
     todo = cells_to_compute(cells, cfg)
-    summary.skipped += [c.path for c in cells if c not in todo]
+    summary.skipped += [c.record_path for c in cells if c not in todo]
     if len(todo) < len(cells):
-        log(f"{model_name}: {len(cells) - len(todo)} of {len(cells)} cells already done, skipped (force=true recomputes)")
+        log.info("%s: %d of %d cells already done, skipped (force=true recomputes)",
+                 model_name, len(cells) - len(todo), len(cells))
     if not todo:
         return
-    log(f"loading {model_name}")
+    log.info("loading %s", model_name)
     try:
-        loaded = load_model(model_name, model_cfg, cfg.hardware, cfg.cache_dir, fingerprint)
+        loaded = load_model(model_name, cfg.model[model_name], cfg.hardware, cfg.cache_dir, fingerprint)
     except ModelLoadError as error:
-        log(f"error: {error}")
+        log.error("error: %s", error)
         summary.failures.append((model_name, None, str(error)))
         return
     summary.model_loads += 1
-    log(f"{model_name} loaded in {loaded.info['load_seconds']:.1f}s ({fingerprint['kind']} {fingerprint['value'][:16]})")
+    log.info("%s loaded in %.1fs (%s %s)", model_name, loaded.info["load_seconds"], fingerprint["kind"],
+             fingerprint["value"][:16])
     for cell in todo:
         try:
             path = run_cell(loaded, cell, cfg, run_info)
         except (evaluate.BenchmarkError, records.RecordError, DataError) as error:
-            log(f"error: {error}")
-            summary.failures.append((model_name, cell.benchmark, str(error)))
+            log.error("error: %s", error)
+            summary.failures.append((model_name, cell.benchmark.name, str(error)))
             continue
         summary.written.append(path)
-        log(f"wrote {path}")
+        log.info("wrote %s", path)
     release(loaded)
 
 
 def run(cfg: RunConfig, run_info: dict) -> RunSummary:
-    results_dir = Path(cfg.results_dir)
-    check_results_dir(results_dir)
-    for name, bench in cfg.benchmark.items():  # fail before any model loads
-        evaluate.check_tasks_exist(name, bench)
-        evaluate.check_unsafe_code(name, bench)
-        evaluate.data_files(name, bench)          # reads and checks local data
+    check_results_dir(Path(cfg.results_dir))
+    benchmarks = plan_benchmarks(cfg)  # checks tasks and data: fails before any model loads
     summary = RunSummary()
     for model_name in cfg.model:
-        run_model(model_name, cfg, run_info, summary)
+        run_model(model_name, benchmarks, cfg, run_info, summary)
     return summary
 
 
@@ -168,13 +127,11 @@ def score_table(record_paths: list[Path]) -> str:
     cells, models, benches = {}, [], []
     for path in record_paths:
         record = records.load_record(path)
-        model, bench = record["cell"]["model"], record["cell"]["benchmark"]
-        primary = record["scores"]["primary"]
-        stderr = f" ± {100 * primary['stderr']:.1f}" if primary["stderr"] is not None else ""
-        cells[model, bench] = f"{100 * primary['value']:.1f}{stderr} (n={primary['n']}, {primary['metric']})"
+        model, bench = record.cell.model, record.cell.benchmark
+        primary = record.scores.primary
+        stderr = f" ± {100 * primary.stderr:.1f}" if primary.stderr is not None else ""
+        cells[model, bench] = f"{100 * primary.value:.1f}{stderr} (n={primary.n}, {primary.metric})"
         models += [model] if model not in models else []
         benches += [bench] if bench not in benches else []
-    rows = [["model", *benches]] + [[m, *(cells.get((m, b), "not run") for b in benches)] for m in models]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+    rows = [[m, *(cells.get((m, b), "not run") for b in benches)] for m in models]
+    return tabulate(rows, headers=["model", *benches], tablefmt="simple", disable_numparse=True)

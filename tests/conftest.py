@@ -1,25 +1,16 @@
-"""Shared fixtures: config composition through Hydra's compose API, and one real run of
-the tiny random Llama whose records several tests read."""
+"""Shared fixtures: real runs whose records several tests read."""
+
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from harness.config import compose_run  # noqa: F401  (tests import it from here)
+from harness.config import compose_run
+from tests.helpers import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
 # The hub is unreachable in CI: fail fast instead of retrying connections.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """`python -m harness ...` in a fresh process, as a user types it."""
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
 @pytest.fixture(scope="session")

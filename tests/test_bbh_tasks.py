@@ -2,17 +2,14 @@
 import gzip
 import hashlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from harness.evaluate import TASKS_DIR, task_manager
+from scripts import build_bigbench_tasks as builder
 
 BBH_DIR = TASKS_DIR / "bigbench_bbh"
 SOURCE = json.loads((BBH_DIR / "SOURCE.json").read_text())
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import build_bigbench_tasks as builder  # noqa: E402
 
 
 def test_data_files_match_their_recorded_sha256():

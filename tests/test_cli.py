@@ -4,8 +4,7 @@ import importlib.util
 from pathlib import Path
 
 from harness.records import load_items, load_record
-
-from conftest import run_cli
+from tests.helpers import run_cli
 
 GEMMA_GGUF_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 
@@ -19,20 +18,20 @@ def test_default_run_scores_both_packaged_models_offline(packaged_run):
     """The README's main command, at limit=2: SmolLM2 (Llama) and Gemma 3 on shipped BBH."""
     results, result = packaged_run
     paths = sorted(results.glob("records/*/*/*.json"))
-    records = {load_record(p)["cell"]["model"]: (p, load_record(p)) for p in paths}
+    records = {load_record(p).cell.model: (p, load_record(p)) for p in paths}
     assert set(records) == {"smollm2_135m_instruct", "gemma3_270m"}
     fingerprints = {"smollm2_135m_instruct": smollm2_gguf_sha256(), "gemma3_270m": GEMMA_GGUF_SHA256}
     for model, (path, record) in records.items():
-        assert record["model"]["fingerprint"] == {"kind": "gguf_sha256", "value": fingerprints[model]}
-        assert record["benchmark"]["name"] == "bbh_bigbench_mc" and record["benchmark"]["limit"] == 2
-        assert record["scores"]["primary"]["n"] == 42 and 0 <= record["scores"]["primary"]["value"] <= 1
-        assert record["model"]["scorer"] == "prefix_shared"
+        assert record.model.fingerprint.model_dump() == {"kind": "gguf_sha256", "value": fingerprints[model]}
+        assert record.benchmark.name == "bbh_bigbench_mc" and record.benchmark.limit == 2
+        assert record.scores.primary.n == 42 and 0 <= record.scores.primary.value <= 1
+        assert record.model.scorer == "prefix_shared"
         items = load_items(path)
-        assert len(items) == 42 and all(isinstance(i["choice"], int) for i in items)
-        assert record["lm_eval"]["lm_eval_version"] == "0.4.13"
+        assert len(items) == 42 and all(isinstance(i.choice, int) for i in items)
+        assert record.lm_eval["lm_eval_version"] == "0.4.13"
     # both models were scored on the same items: paired comparisons are possible
-    smol, gemma = (records[m][1]["datasets"] for m in ("smollm2_135m_instruct", "gemma3_270m"))
-    assert {t: d["items_sha256"] for t, d in smol.items()} == {t: d["items_sha256"] for t, d in gemma.items()}
+    smol, gemma = (records[m][1].datasets for m in ("smollm2_135m_instruct", "gemma3_270m"))
+    assert {t: d.items_sha256 for t, d in smol.items()} == {t: d.items_sha256 for t, d in gemma.items()}
     assert "smollm2_135m_instruct" in result.stdout and "gemma3_270m" in result.stdout and "±" in result.stdout
 
 
@@ -47,7 +46,7 @@ def test_unknown_model_exits_with_the_valid_names(tmp_path):
 def test_bad_limit_is_one_line_and_writes_nothing(tmp_path):
     result = run_cli("model=[tiny_random_llama]", "limit=0", f"results_dir={tmp_path}")
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1] == "error: config.limit: must be a positive number of items, got 0"
+    assert result.stderr.strip().splitlines()[-1] == "error: config.limit: input should be greater than 0, got 0"
     assert not any(tmp_path.iterdir())
 
 
@@ -93,5 +92,5 @@ def test_multirun_runs_one_job_per_model(tmp_path):
     benches = sorted(p.parent.name for p in tmp_path.glob("records/*/*/*.json"))
     assert benches == ["bbh_bigbench_mc", "bbh_bigbench_mc_3shot"]
     three_shot = load_record(next(tmp_path.glob("records/*/bbh_bigbench_mc_3shot/*.json")))
-    assert three_shot["benchmark"]["num_fewshot"] == 3
-    assert set(three_shot["benchmark"]["n_shot"].values()) == {3}
+    assert three_shot.benchmark.num_fewshot == 3
+    assert set(three_shot.benchmark.n_shot.values()) == {3}

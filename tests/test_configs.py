@@ -3,10 +3,9 @@ import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from harness import CONFIG_DIR
+from harness.config import compose_run
 from harness.evaluate import BenchmarkError, check_tasks_exist
 from harness.schema import ConfigError, parse_run_config
-
-from conftest import compose_run
 
 
 def names(group: str) -> list[str]:
@@ -30,7 +29,7 @@ def test_every_model_config_validates(model):
 @pytest.mark.parametrize("benchmark", names("benchmark"))
 def test_every_benchmark_config_validates_and_names_real_lm_eval_tasks(benchmark):
     cfg = parse_run_config(compose_run(f"benchmark=[{benchmark}]"))
-    check_tasks_exist(benchmark, cfg.benchmark[benchmark])
+    check_tasks_exist(benchmark, cfg.benchmark[benchmark].tasks)
 
 
 @pytest.mark.parametrize("suite", names("suite"))
@@ -84,17 +83,20 @@ def test_typo_inside_a_model_names_the_key_and_the_allowed_ones():
 
 
 def test_wrong_type_is_rejected():
-    with pytest.raises(ConfigError, match="config.limit: expected int, got 'many'"):
+    with pytest.raises(ConfigError, match="config.limit: input should be a valid integer, got 'many'"):
         parse_run_config(compose_run("model=[tiny_random_llama]", "limit=many"))
-    with pytest.raises(ConfigError, match="model.tiny_random_llama.max_batch_size: expected int"):
+    with pytest.raises(ConfigError, match="config.model.tiny_random_llama.max_batch_size: input should be a valid integer"):
         parse_run_config(compose_run("model=[tiny_random_llama]", "+model.tiny_random_llama.max_batch_size=many"))
 
 
 @pytest.mark.parametrize("override,message", [
-    ("limit=0", "config.limit: must be a positive"),
-    ("model.tiny_random_llama.dtype=float8", "model.tiny_random_llama.dtype: 'float8' is not one of"),
-    ("model.tiny_random_llama.backend=tgi", "backend: 'tgi' is not one of hf, vllm"),
-    ("model.tiny_random_llama.batch_size=0", "batch_size: expected a positive int or 'auto'"),
+    ("limit=0", "config.limit: input should be greater than 0, got 0"),
+    ("model.tiny_random_llama.dtype=float8", "config.model.tiny_random_llama.dtype: input should be 'auto', 'float32', "),
+    ("model.tiny_random_llama.backend=tgi", "backend: input should be 'hf' or 'vllm', got 'tgi'"),
+    ("model.tiny_random_llama.batch_size=0", "batch_size: input should be greater than 0, got 0"),
+    ("model.tiny_random_llama.source.kind=local", "config.model.tiny_random_llama.source: path is required for kind 'local'"),
+    ("+benchmark.bbh_bigbench_mc.local_data={path: x, colour: red}",
+     r"config.benchmark.bbh_bigbench_mc.local_data: unknown key 'colour' \(allowed: path, test_split"),
 ])
 def test_bad_values_get_one_line_errors(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -104,4 +106,4 @@ def test_bad_values_get_one_line_errors(override, message):
 def test_benchmark_naming_a_missing_lm_eval_task_is_rejected():
     cfg = parse_run_config(compose_run("benchmark=[ifeval]", "benchmark.ifeval.tasks=[ifevall]"))
     with pytest.raises(BenchmarkError, match="lm-eval has no task 'ifevall'"):
-        check_tasks_exist("ifeval", cfg.benchmark["ifeval"])
+        check_tasks_exist("ifeval", cfg.benchmark["ifeval"].tasks)

@@ -8,8 +8,7 @@ import pytest
 
 from harness.localdata import DataError, LocalData, validate
 from harness.records import load_items, load_record
-
-from conftest import run_cli
+from tests.helpers import run_cli
 
 ROWS = [
     {"id": "q1", "question": "What is the capital of France?", "choices": ["Paris", "Rome", "Madrid"], "answer": 0},
@@ -64,10 +63,10 @@ def test_every_format_runs_through_the_cli_with_a_packaged_model(tmp_path, suffi
     assert result.returncode == 0, result.stderr[-2000:]
     [path] = (tmp_path / "results").glob("records/smollm2_135m_instruct/my_quiz/*.json")
     record = load_record(path)
-    assert record["scores"]["primary"]["n"] == 4
-    assert record["datasets"]["my_quiz"]["files"] == {str(data.resolve()): __import__("hashlib").sha256(
+    assert record.scores.primary.n == 4
+    assert record.datasets["my_quiz"].files == {str(data.resolve()): __import__("hashlib").sha256(
         data.read_bytes()).hexdigest()}
-    assert [item["target"] for item in load_items(path)] == [0, 1, 2, 1]
+    assert [item.target for item in load_items(path)] == [0, 1, 2, 1]
 
 
 def test_local_file_and_shipped_task_give_identical_scores(tmp_path):
@@ -85,9 +84,9 @@ def test_local_file_and_shipped_task_give_identical_scores(tmp_path):
     assert shipped.returncode == 0, shipped.stderr[-2000:]
     [mine] = (tmp_path / "results").glob("records/*/my_snarks/*.json")
     [theirs] = (tmp_path / "results").glob("records/*/bbh_bigbench_mc/*.json")
-    assert load_record(mine)["scores"]["primary"]["value"] == load_record(theirs)["scores"]["primary"]["value"]
-    for a, b in zip(load_items(mine), load_items(theirs)):
-        assert a["loglikelihoods"] == pytest.approx(b["loglikelihoods"], abs=1e-6)
+    assert load_record(mine).scores.primary.value == load_record(theirs).scores.primary.value
+    for a, b in zip(load_items(mine), load_items(theirs), strict=True):
+        assert a.loglikelihoods == pytest.approx(b.loglikelihoods, abs=1e-6)
 
 
 def test_hub_task_runs_unchanged_on_a_local_copy_of_its_data(tmp_path):
@@ -102,10 +101,10 @@ def test_hub_task_runs_unchanged_on_a_local_copy_of_its_data(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     [path] = (tmp_path / "results").glob("records/*/gsm8k_8shot_cot/*.json")
     record = load_record(path)
-    assert record["benchmark"]["n_shot"]["gsm8k_cot_llama"] == 8
-    assert record["lm_eval"]["configs"]["gsm8k_cot_llama"]["dataset_path"] == "json"
-    assert str((tmp_path / "gsm8k" / "test.jsonl").resolve()) in record["datasets"]["gsm8k_cot_llama"]["files"]
-    assert isinstance(load_items(path)[0]["response"], str)
+    assert record.benchmark.n_shot["gsm8k_cot_llama"] == 8
+    assert record.lm_eval["configs"]["gsm8k_cot_llama"]["dataset_path"] == "json"
+    assert str((tmp_path / "gsm8k" / "test.jsonl").resolve()) in record.datasets["gsm8k_cot_llama"].files
+    assert isinstance(load_items(path)[0].response, str)
 
 
 def bad(tmp_path, rows=None, text=None, name="test.jsonl", **fields):
@@ -162,9 +161,9 @@ def test_prefetch_without_the_hub_fails_clearly_and_keeps_nothing(tmp_path):
 
 
 def test_prefetch_lists_the_hub_models_and_datasets_of_a_suite():
+    from harness.config import compose_run
     from harness.prefetch import wanted
     from harness.schema import parse_run_config
-    from conftest import compose_run
     models, datasets = wanted(parse_run_config(compose_run("model=[llama31_8b_instruct,smollm2_135m_instruct]",
                                                            "suite=llama31_flagship")))
     assert models == [("meta-llama/Llama-3.1-8B-Instruct", "main")]

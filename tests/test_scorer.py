@@ -9,7 +9,7 @@ from harness.scorer import Context, PrefixSharedHFLM, tree_of
 from harness.schema import parse_run_config
 from harness.tasks.bigbench_bbh.utils import read_split
 
-from conftest import compose_run
+from harness.config import compose_run
 
 TASKS = ["bbh_bb_date_understanding", "bbh_bb_tracking_shuffled_objects_three_objects",
          "bbh_bb_snarks", "bbh_bb_causal_judgment"]

@@ -2,11 +2,11 @@
 
 import pytest
 
+from harness.config import compose_run
 from harness.records import load_record
 from harness.run import run
 from harness.schema import parse_run_config
-
-from conftest import compose_run, run_cli
+from tests.helpers import run_cli
 
 
 def test_dry_run_of_405b_configs_loads_nothing(tmp_path):
@@ -65,9 +65,9 @@ def test_a_corrupt_record_is_recomputed(tmp_path):
 def test_records_carry_throughput_and_memory(tmp_path):
     path = run(tiny_cfg(tmp_path), {"id": "1"}).written[0]
     record = load_record(path)
-    assert record["schema_version"] == "1.1"
-    assert record["throughput"]["items"] == 42 and record["throughput"]["tokens"] > 42 * 50
-    assert record["throughput"]["items_per_second"] > 0 and record["memory"]["peak_rss_mb"] > 100
+    assert record.schema_version == "1.2"
+    assert record.throughput.items == 42 and record.throughput.tokens > 42 * 50
+    assert record.throughput.items_per_second > 0 and record.memory.peak_rss_mb > 100
 
 
 def test_request_cache_is_one_file_per_model_fingerprint(tmp_path):
@@ -75,10 +75,10 @@ def test_request_cache_is_one_file_per_model_fingerprint(tmp_path):
     first = run(tiny_cfg(tmp_path / "a", "request_cache=true", f"cache_dir={cache}"), {"id": "1"})
     files = list((cache / "requests").iterdir())
     assert len(files) == 1 and files[0].name.endswith("_rank0.db")
-    assert files[0].name.startswith(load_record(first.written[0])["model"]["fingerprint"]["value"][:32])
+    assert files[0].name.startswith(load_record(first.written[0]).model.fingerprint.value[:32])
     warm = run(tiny_cfg(tmp_path / "a", "request_cache=true", f"cache_dir={cache}", "force=true"), {"id": "2"})
-    for cold_path, warm_path in zip(sorted(first.written), sorted(warm.written)):
-        assert load_record(warm_path)["scores"] == load_record(cold_path)["scores"]
+    for cold_path, warm_path in zip(sorted(first.written), sorted(warm.written), strict=True):
+        assert load_record(warm_path).scores == load_record(cold_path).scores
     other = run(tiny_cfg(tmp_path / "b", "request_cache=true", f"cache_dir={cache}",
                          "model.tiny_random_llama.source.seed=7"), {"id": "3"})
     assert other.written and len(list((cache / "requests").iterdir())) == 2
@@ -94,6 +94,6 @@ def test_submitit_local_sweep_writes_the_same_records_as_the_basic_launcher(tmp_
     assert swept.returncode == 0, swept.stderr[-2000:]
 
     def cells(root):
-        return {(p.parent.parent.name, p.name): load_record(p)["scores"]["primary"]["value"]
+        return {(p.parent.parent.name, p.name): load_record(p).scores.primary.value
                 for p in (root / "records").glob("*/*/*.json")}
     assert cells(tmp_path / "basic") == cells(tmp_path / "local") and len(cells(tmp_path / "basic")) == 2
