@@ -3,6 +3,8 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from harness.records import load_items, load_record
 from tests.helpers import run_cli
 
@@ -14,6 +16,7 @@ def smollm2_gguf_sha256() -> str:
     return hashlib.sha256((Path(location) / "SmolLM2-135M-Instruct.Q4_1.gguf").read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_default_run_scores_both_packaged_models_offline(packaged_run):
     """The README's main command, at limit=2: SmolLM2 (Llama) and Gemma 3 on shipped BBH."""
     results, result = packaged_run
@@ -35,6 +38,7 @@ def test_default_run_scores_both_packaged_models_offline(packaged_run):
     assert "smollm2_135m_instruct" in result.stdout and "gemma3_270m" in result.stdout and "±" in result.stdout
 
 
+@pytest.mark.slow
 def test_unknown_model_exits_with_the_valid_names(tmp_path):
     result = run_cli("model=[llama9_1t]", f"results_dir={tmp_path}")
     assert result.returncode != 0
@@ -43,6 +47,7 @@ def test_unknown_model_exits_with_the_valid_names(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_bad_limit_is_one_line_and_writes_nothing(tmp_path):
     result = run_cli("model=[tiny_random_llama]", "limit=0", f"results_dir={tmp_path}")
     assert result.returncode != 0
@@ -50,6 +55,7 @@ def test_bad_limit_is_one_line_and_writes_nothing(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_model_that_fails_to_load_loses_nothing_else(tmp_path):
     result = run_cli("model=[tiny_random_llama,smollm2_135m_instruct]",
                      "model.smollm2_135m_instruct.source.package=not_installed_pkg", "limit=1",
@@ -60,6 +66,7 @@ def test_a_model_that_fails_to_load_loses_nothing_else(tmp_path):
     assert [p.parent.parent.name for p in tmp_path.glob("records/*/*/*.json")] == ["tiny_random_llama"]
 
 
+@pytest.mark.slow
 def test_unwritable_results_dir_is_named(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -67,12 +74,14 @@ def test_unwritable_results_dir_is_named(tmp_path):
     assert result.returncode != 0 and f"results_dir '{blocker}/results' cannot be created" in result.stderr
 
 
+@pytest.mark.slow
 def test_cfg_job_prints_the_composed_config():
     result = run_cli("model=[gemma3_270m]", "--cfg", "job")
     assert result.returncode == 0
     assert "gemma3_270m:" in result.stdout and "bbh_bigbench_mc:" in result.stdout
 
 
+@pytest.mark.slow
 def test_list_shows_models_benchmarks_suites_and_shipped_tasks():
     import re
     import subprocess
@@ -85,6 +94,7 @@ def test_list_shows_models_benchmarks_suites_and_shipped_tasks():
         assert out.returncode == 0 and re.search(expected, out.stdout), (group, out.stderr[-500:])
 
 
+@pytest.mark.slow
 def test_multirun_runs_one_job_per_model(tmp_path):
     result = run_cli("-m", "model=tiny_random_llama", "benchmark=bbh_bigbench_mc,bbh_bigbench_mc_3shot",
                      "limit=1", f"results_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/sweep")

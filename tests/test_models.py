@@ -19,6 +19,7 @@ def test_byte_level_tokenizer_round_trips_any_text():
     assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
 
 
+@pytest.mark.slow
 def test_tiny_random_llama_is_deterministic():
     cfg, hardware = model_cfg("tiny_random_llama")
     first = load_model("tiny_random_llama", cfg, hardware)
@@ -46,6 +47,7 @@ def test_local_directory_without_a_model_is_rejected(tmp_path):
         load_model("tiny_random_llama", cfg, hardware)
 
 
+@pytest.mark.slow
 def test_packaged_gguf_is_cached_and_reloads_fast(tmp_path):
     """SmolLM2's GGUF dequantizes once; the second load reads safetensors."""
     cfg, hardware = model_cfg("smollm2_135m_instruct")
@@ -60,6 +62,7 @@ def test_packaged_gguf_is_cached_and_reloads_fast(tmp_path):
     assert type(second.lm.model).__name__ == "LlamaForCausalLM"
 
 
+@pytest.mark.slow
 def test_dtype_auto_on_cpu_is_bf16_exactly_where_the_cpu_has_it():
     cfg, hardware = model_cfg("tiny_random_llama", "model.tiny_random_llama.dtype=auto")
     loaded = load_model("tiny_random_llama", cfg, hardware)
@@ -69,6 +72,7 @@ def test_dtype_auto_on_cpu_is_bf16_exactly_where_the_cpu_has_it():
     assert with_resolved_dtype(cfg, hardware).dtype == expected and cfg.dtype == "auto"
 
 
+@pytest.mark.slow
 def test_float32_override_is_used_as_written():
     cfg, hardware = model_cfg("tiny_random_llama", "model.tiny_random_llama.dtype=float32")
     loaded = load_model("tiny_random_llama", cfg, hardware)
@@ -78,12 +82,13 @@ def test_float32_override_is_used_as_written():
 
 @pytest.mark.skipif(not cpu_has_fast_bf16(), reason="this CPU runs dtype auto in float32")
 def test_cell_key_tells_auto_bf16_from_float32(tmp_path):
-    from harness.run import plan_cells
+    from harness.plan import plan_benchmarks, plan_cell
     from harness.schema import parse_run_config
 
     keys = {}
     for dtype in ("auto", "bfloat16", "float32"):
         cfg = parse_run_config(compose_run("model=[tiny_random_llama]", f"model.tiny_random_llama.dtype={dtype}",
                                            f"results_dir={tmp_path}"))
-        keys[dtype] = plan_cells("tiny_random_llama", {"kind": "random_init", "value": "x"}, cfg)[0].key
+        bench = plan_benchmarks(cfg)[0]
+        keys[dtype] = plan_cell("tiny_random_llama", {"kind": "random_init", "value": "x"}, bench, cfg).key
     assert keys["auto"] == keys["bfloat16"] != keys["float32"]

@@ -29,6 +29,7 @@ def copy_record(record_path, tmp_path):
     return target / record_path.name
 
 
+@pytest.mark.slow
 def test_record_carries_full_provenance(tiny_run):
     _, written = tiny_run
     record = load_record(written[0])
@@ -48,6 +49,7 @@ def test_record_carries_full_provenance(tiny_run):
     assert record.n_samples["bbh_bb_snarks"].model_dump() == {"original": 178, "effective": 3}
 
 
+@pytest.mark.slow
 def test_primary_score_is_the_macro_mean_of_the_per_item_outcomes(tiny_run):
     _, written = tiny_run
     record = load_record(written[0])
@@ -62,6 +64,7 @@ def test_primary_score_is_the_macro_mean_of_the_per_item_outcomes(tiny_run):
     assert macro == pytest.approx(record.scores.primary.value)
 
 
+@pytest.mark.slow
 def test_round_trip_of_a_copied_record(tiny_run, tmp_path):
     _, written = tiny_run
     copied = copy_record(written[0], tmp_path)
@@ -69,6 +72,7 @@ def test_round_trip_of_a_copied_record(tiny_run, tmp_path):
     assert load_items(copied) == load_items(written[0])
 
 
+@pytest.mark.slow
 def test_truncated_record_is_rejected_with_its_path(tiny_run, tmp_path):
     copied = copy_record(tiny_run[1][0], tmp_path)
     copied.write_text(copied.read_text()[:200])
@@ -76,6 +80,7 @@ def test_truncated_record_is_rejected_with_its_path(tiny_run, tmp_path):
         load_record(copied)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edit,message", [
     (lambda r: r.pop("versions"), "x.json: versions: Field required"),
     (lambda r: r.update(schema_version="2.0"), "schema 2.0 is not readable"),
@@ -109,6 +114,7 @@ def test_exported_json_schema_is_current():
     assert ScoreRecord.model_json_schema()["additionalProperties"] is False
 
 
+@pytest.mark.slow
 def test_changed_items_file_is_detected(tiny_run, tmp_path):
     copied = copy_record(tiny_run[1][0], tmp_path)
     items_path = copied.with_name(load_record(copied).items.file)
@@ -118,6 +124,7 @@ def test_changed_items_file_is_detected(tiny_run, tmp_path):
         load_items(copied)
 
 
+@pytest.mark.slow
 def test_iter_records_reports_a_corrupt_file_and_goes_on(tiny_run, tmp_path):
     good = copy_record(tiny_run[1][0], tmp_path)
     bad = good.with_name("0000000000000000.json")
@@ -126,6 +133,7 @@ def test_iter_records_reports_a_corrupt_file_and_goes_on(tiny_run, tmp_path):
     assert isinstance(found[bad], RecordError) and isinstance(found[good], ScoreRecord)
 
 
+@pytest.mark.slow
 def test_recomputing_a_cell_lands_on_the_same_file(tiny_run):
     from harness.config import compose_run
     from harness.run import run

@@ -19,6 +19,7 @@ def harness_process(*args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_sweep_keeps_finished_cells_and_the_rerun_computes_only_the_rest(tmp_path):
     args = ["model=[smollm2_135m_instruct]", "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]", "limit=2",
             f"results_dir={tmp_path}"]
@@ -38,6 +39,7 @@ def test_kill_9_mid_sweep_keeps_finished_cells_and_the_rerun_computes_only_the_r
     assert len(list(tmp_path.glob("records/*/*/*.json"))) == 2
 
 
+@pytest.mark.slow
 def test_two_jobs_writing_one_results_dir_corrupt_nothing(tmp_path):
     common = ["model=[tiny_random_llama]", "limit=2", "force=true", f"results_dir={tmp_path}"]
     jobs = [harness_process(*common, "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]") for _ in range(2)]
@@ -81,6 +83,7 @@ BAD_INPUTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,args,message", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input_gets_a_clear_line(tmp_path, name, args, message):
     result = run_cli(*args, *([] if any(a.startswith("results_dir") for a in args) else [f"results_dir={tmp_path}"]))
@@ -88,6 +91,7 @@ def test_bad_input_gets_a_clear_line(tmp_path, name, args, message):
     assert message in result.stderr, result.stderr[-1500:]
 
 
+@pytest.mark.slow
 def test_corrupt_gguf_is_named(tmp_path):
     configs = gguf_package(tmp_path)
     env = {**ENV, "PYTHONPATH": str(tmp_path / "pkgs")}
@@ -109,6 +113,7 @@ def test_claim_naming_a_missing_published_score(tmp_path):
         claims.judge(claim, [], load_all(), load_items)
 
 
+@pytest.mark.slow
 def test_unknown_claim_through_the_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "harness.verify", "claims=nope", f"results_dir={tmp_path}"],
                             cwd=REPO, env=ENV, capture_output=True, text=True)

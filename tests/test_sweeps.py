@@ -9,6 +9,7 @@ from harness.schema import parse_run_config
 from tests.helpers import run_cli
 
 
+@pytest.mark.slow
 def test_dry_run_of_405b_configs_loads_nothing(tmp_path):
     result = run_cli("model=[llama31_405b_instruct,llama31_405b_instruct_bf16]", "suite=llama31_flagship",
                      "hardware=gpu8", "dry_run=true", f"results_dir={tmp_path}")
@@ -38,6 +39,7 @@ def tiny_cfg(results, *extra):
                                         "limit=2", f"results_dir={results}", *extra))
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_cells_without_loading_and_force_recomputes(tmp_path):
     first = run(tiny_cfg(tmp_path), {"id": "1"})
     assert len(first.written) == 2 and first.model_loads == 1
@@ -47,6 +49,7 @@ def test_rerun_skips_finished_cells_without_loading_and_force_recomputes(tmp_pat
     assert sorted(forced.written) == sorted(first.written) and forced.model_loads == 1
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_only_the_missing_cell(tmp_path):
     first = run(tiny_cfg(tmp_path), {"id": "1"})
     lost = first.written[1]
@@ -55,6 +58,7 @@ def test_interrupted_sweep_resumes_only_the_missing_cell(tmp_path):
     assert resumed.written == [lost] and resumed.skipped == [first.written[0]]
 
 
+@pytest.mark.slow
 def test_a_corrupt_record_is_recomputed(tmp_path):
     first = run(tiny_cfg(tmp_path), {"id": "1"})
     first.written[0].write_text("{")
@@ -62,6 +66,7 @@ def test_a_corrupt_record_is_recomputed(tmp_path):
     assert again.written == [first.written[0]] and load_record(first.written[0])
 
 
+@pytest.mark.slow
 def test_records_carry_throughput_and_memory(tmp_path):
     path = run(tiny_cfg(tmp_path), {"id": "1"}).written[0]
     record = load_record(path)
@@ -70,6 +75,7 @@ def test_records_carry_throughput_and_memory(tmp_path):
     assert record.throughput.items_per_second > 0 and record.memory.peak_rss_mb > 100
 
 
+@pytest.mark.slow
 def test_request_cache_is_one_file_per_model_fingerprint(tmp_path):
     cache = tmp_path / "cache"
     first = run(tiny_cfg(tmp_path / "a", "request_cache=true", f"cache_dir={cache}"), {"id": "1"})
@@ -84,6 +90,7 @@ def test_request_cache_is_one_file_per_model_fingerprint(tmp_path):
     assert other.written and len(list((cache / "requests").iterdir())) == 2
 
 
+@pytest.mark.slow
 def test_submitit_local_sweep_writes_the_same_records_as_the_basic_launcher(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     common = ["limit=1", "benchmark=[bbh_bigbench_mc]"]

@@ -4,6 +4,7 @@ editable) into a fresh venv, run from a directory outside the checkout."""
 from __future__ import annotations
 
 import json
+import shutil
 import site
 import subprocess
 import sys
@@ -16,10 +17,14 @@ import pytest
 from tests.helpers import OFFLINE_ENV, REPO
 
 
-def build_wheel(out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-                    str(REPO)], check=True, capture_output=True, text=True)
-    return next(out.glob("claim_harness-*.whl"))
+def build_wheel(tmp: Path) -> Path:
+    """From a copy of the sources, so no build/ or egg-info lands in (or leaks from) the checkout."""
+    source = tmp / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", "results", "outputs", "multirun", "test-artifacts"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp / "dist"), str(source)], check=True, capture_output=True, text=True)
+    return next((tmp / "dist").glob("claim_harness-*.whl"))
 
 
 def fresh_venv(root: Path) -> Path:
@@ -37,7 +42,7 @@ def fresh_venv(root: Path) -> Path:
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
-    wheel = build_wheel(tmp_path / "dist")
+    wheel = build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"harness/_configs/run.yaml", "harness/_configs/model/tiny_random_llama.yaml",
             "harness/schemas/record.schema.json", "harness/tasks/bigbench_bbh/SOURCE.json"} <= names
