@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -109,8 +110,9 @@ def last_error_line(path: Path) -> str:
         lines = path.read_text(errors="replace").splitlines()
     except OSError:
         return ""
-    prefixes = ("FAILED ", "error: ", "[harness] error: ")
-    ours = [line.strip() for line in lines if line.startswith(prefixes)]
+    # a logged line starts "[time logger] " (configs/hydra/job_logging/harness.yaml); sys.exit's does not
+    messages = [re.sub(r"^\[[^\]]*\] ", "", line.strip()) for line in lines]
+    ours = [line for line in messages if line.startswith(("FAILED ", "error: "))]
     return ours[-1].split(" ", 1)[1].removeprefix("error: ") if ours else ""
 
 

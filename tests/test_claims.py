@@ -190,6 +190,7 @@ def test_out_of_scope_claims_say_why(tmp_path):
     assert verdict["verdict"] == "out of scope" and "business facts" in verdict["reason"]
 
 
+@pytest.mark.slow
 def test_claim_8_from_real_cpu_records_of_both_packaged_models(packaged_run):
     results, _ = packaged_run
     verdict = verify(["smollm2_135m_beats_gemma3_270m_bbh"], results, 300)[0]
@@ -213,6 +214,7 @@ def test_claim_8_from_real_cpu_records_of_both_packaged_models(packaged_run):
     assert verdict["verdict"] in ("supported", "refuted", "inconclusive")
 
 
+@pytest.mark.slow
 def test_verify_skips_a_corrupt_record_and_names_it(packaged_run, tmp_path, capsys):
     import shutil
     results, _ = packaged_run
@@ -225,6 +227,7 @@ def test_verify_skips_a_corrupt_record_and_names_it(packaged_run, tmp_path, caps
     assert verdict["verdict"] == "not yet measured"
 
 
+@pytest.mark.slow
 def test_measured_score_against_a_published_number(tiny_run):
     """A real record (tiny random Llama on shipped BBH) against a real published point."""
     results, written = tiny_run

@@ -6,7 +6,7 @@ from lm_eval.models.huggingface import HFLM
 
 from harness.tasks.bigbench_bbh.utils import read_split
 
-from test_scorer import load, shots
+from tests.test_scorer import load, shots
 
 GSM8K_SHOTS = (
     "Question: Tom has 3 apples and buys 5 more. How many apples does he have?\n"
@@ -48,6 +48,7 @@ def test_greedy_generation_equals_hflm(model):
     assert any(text.strip() for text in got)
 
 
+@pytest.mark.slow
 def test_stop_strings_cut_and_sampled_requests_go_to_hflm():
     lm = load("tiny_random_llama")
     stop_request = Instance("generate_until", {}, ("abc", {"until": ["a"], "do_sample": False, "max_gen_toks": 40}), 0)

@@ -52,6 +52,7 @@ def run_local(tmp_path, name, local_data, *extra):
                    f"results_dir={tmp_path / 'results'}", *extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix,fields", [
     (".jsonl", {}),
     (".csv", {"choices_field": ["A", "B", "C"]}),
@@ -69,6 +70,7 @@ def test_every_format_runs_through_the_cli_with_a_packaged_model(tmp_path, suffi
     assert [item.target for item in load_items(path)] == [0, 1, 2, 1]
 
 
+@pytest.mark.slow
 def test_local_file_and_shipped_task_give_identical_scores(tmp_path):
     """The same items as the shipped bbh_bb_snarks task, from a local JSONL file."""
     with gzip.open(Path(__file__).resolve().parents[1] / "harness/tasks/bigbench_bbh/data/bbh_bb_snarks.test.jsonl.gz",
@@ -89,6 +91,7 @@ def test_local_file_and_shipped_task_give_identical_scores(tmp_path):
         assert a.loglikelihoods == pytest.approx(b.loglikelihoods, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_hub_task_runs_unchanged_on_a_local_copy_of_its_data(tmp_path):
     """gsm8k_cot_llama (Meta's 8-shot CoT prompt) with its test split from a local file."""
     rows = [{"question": "Tom has 3 apples and buys 2 more. How many apples does he have?",
@@ -139,6 +142,7 @@ def test_bad_data_names_file_row_and_field(tmp_path, case, message):
         case(tmp_path)
 
 
+@pytest.mark.slow
 def test_bad_data_through_the_cli_is_one_line_before_any_model_loads(tmp_path):
     data = write_rows(tmp_path / "data" / "test.jsonl", [ROWS[0], {**ROWS[1], "answer": 7}])
     result = run_local(tmp_path, "broken", {"path": str(data)})
@@ -148,6 +152,7 @@ def test_bad_data_through_the_cli_is_one_line_before_any_model_loads(tmp_path):
     assert "loading smollm2" not in result.stderr
 
 
+@pytest.mark.slow
 def test_prefetch_without_the_hub_fails_clearly_and_keeps_nothing(tmp_path):
     import subprocess
     import sys

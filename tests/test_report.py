@@ -41,6 +41,7 @@ def report_dir(packaged_run, tiny_run, tmp_path_factory):
     return results, summary
 
 
+@pytest.mark.slow
 def test_markdown_report_has_scores_published_and_every_claim(report_dir):
     results, summary = report_dir
     text = (results / "REPORT.md").read_text()
@@ -54,6 +55,7 @@ def test_markdown_report_has_scores_published_and_every_claim(report_dir):
     assert summary["claims"] == len(claims) and summary["cells"] == 4
 
 
+@pytest.mark.slow
 def test_markdown_report_answers_first(report_dir):
     """The top table lists every claim in C1..C8 order with verdict, why and rival; repeated
     warnings are one legend line; nothing prints "None"; benchmark labels carry settings."""
@@ -74,6 +76,7 @@ def test_markdown_report_answers_first(report_dir):
     assert re.search(r"n=42, chance \d+\.\d", text)  # multiple-choice cells show their chance baseline
 
 
+@pytest.mark.slow
 def test_newest_run_of_a_cell_wins(report_dir):
     results, _ = report_dir
     rows = list((results / "tables" / "scores.csv").read_text().splitlines())
@@ -81,6 +84,7 @@ def test_newest_run_of_a_cell_wins(report_dir):
     assert len(smol) == 1 and ",99.0," not in smol[0]
 
 
+@pytest.mark.slow
 def test_csv_exports_read_back(report_dir):
     import csv
     results, _ = report_dir
@@ -110,6 +114,7 @@ def browser():
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
 
+@pytest.mark.slow
 def test_html_report_in_headless_chromium(report_dir):
     results, _ = report_dir
     driver = browser()

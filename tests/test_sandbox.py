@@ -91,6 +91,7 @@ def test_pass_at_k(n, c, k, expected):
     assert stats.pass_at_k(n, c, k) == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_running_generated_code_needs_explicit_consent(tmp_path):
     result = run_cli("model=[smollm2_135m_instruct]", "benchmark=[humaneval_offline]", "limit=1",
                      f"results_dir={tmp_path}")
@@ -103,6 +104,7 @@ def test_running_generated_code_needs_explicit_consent(tmp_path):
     assert "runs code with lm-eval's own executor, outside harness.sandbox" in lm_eval_task.stderr
 
 
+@pytest.mark.slow
 @needs_isolation
 def test_humaneval_offline_end_to_end_with_a_packaged_model(tmp_path):
     result = run_cli("model=[smollm2_135m_instruct]", "benchmark=[humaneval_offline]", "limit=2",

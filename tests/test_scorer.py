@@ -91,6 +91,7 @@ def test_short_shared_prefix_is_folded_but_its_long_subtrees_kept():
 
 # ---------------------------------------------------------------- against HFLM
 
+@pytest.mark.slow
 def test_tiny_model_matches_hflm_with_any_memory_bound():
     """A bound so small that every batch holds one context still gives HFLM's numbers."""
     batch = requests(per_task=1, few_shot=True)

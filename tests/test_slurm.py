@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_cluster import GPUS, PARTITION, SlurmCluster, require_slurm
+
+from tests.slurm_cluster import GPUS, PARTITION, SlurmCluster, require_slurm
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,7 +109,7 @@ def test_sweep_submits_one_job_per_model_and_a_rerun_submits_nothing(slurm, tmp_
     assert sorted(written) == [(model, "bbh_hyperbaton") for model in sorted(models)]
     for job in jobs:  # each job loaded its one model once and computed its one cell
         log = job_log(tmp_path, job).read_text()
-        assert log.count("[harness] loading ") == 1 and "1 cells computed, 0 already done, 1 model loads" in log
+        assert log.count(" harness.run] loading ") == 1 and "1 cells computed, 0 already done, 1 model loads" in log
 
     again = sweep(slurm, tmp_path, *cells)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -159,6 +160,7 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
     assert ("smollm2_135m_instruct", "bbh_hyperbaton") in after
 
 
+@pytest.mark.slow
 def test_hardware_config_sets_the_jobs_slurm_resources(slurm, tmp_path):
     searchpath = write_config(tmp_path / "configs", "hardware", "slurm_probe", "\n".join([
         "name: slurm_probe", "device: cpu", "slurm:", f"  partition: {PARTITION}", "  nodes: 1",
