@@ -89,8 +89,8 @@ def submit(launcher: Any, points: list[SweepPoint]) -> list:
         os.chmod(sweep_dir, mode=int(str(launcher.config.hydra.sweep.mode), 8))
     arguments = [(p.overrides, "hydra.sweep.dir", p.index, f"job_id_for_{p.index}", Singleton.get_state())
                  for p in points]
-    jobs = executor_for(launcher).map_array(launcher, *zip(*arguments))
-    for point, job in zip(points, jobs):
+    jobs = executor_for(launcher).map_array(launcher, *zip(*arguments, strict=True))
+    for point, job in zip(points, jobs, strict=True):
         log.info(f"\t#{point.index} : {point.label} -> job {job.job_id}, log {job.paths.stderr}")
     return jobs
 
@@ -143,7 +143,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     log.info(f"Submitit '{launcher._EXECUTOR}' sweep output dir : {launcher.config.hydra.sweep.dir}")
     jobs = submit(launcher, todo)
     wait_for_all(jobs)
-    outcomes = [outcome(point, job) for point, job in zip(todo, jobs)]
+    outcomes = [outcome(point, job) for point, job in zip(todo, jobs, strict=True)]
     failed = [o for o in outcomes if isinstance(o, FailedJob)]
     for job in failed:
         log.error(job.describe())

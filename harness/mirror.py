@@ -21,10 +21,11 @@ import gzip
 import hashlib
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 from harness.atomic import write_bytes
 from harness.hashing import sha256_file
@@ -128,7 +129,7 @@ class Mirror:
     roots: tuple = field(default_factory=lambda: (SHIPPED,))
 
     @classmethod
-    def for_run(cls, mirror_dir: Optional[str]) -> "Mirror":
+    def for_run(cls, mirror_dir: Optional[str]) -> Mirror:
         if not mirror_dir:
             return cls()
         root = Path(mirror_dir).expanduser().resolve()

@@ -18,6 +18,7 @@ working directory apply.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
@@ -166,10 +167,8 @@ def _collect(process: subprocess.Popen, limits: Limits, started: float) -> tuple
 
 
 def _finish(process: subprocess.Popen, status: str, out: bytes, err: bytes, started: float) -> Outcome:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group may already be gone
         os.killpg(process.pid, signal.SIGKILL)  # the whole tree, whatever it started
-    except ProcessLookupError:
-        pass
     returncode = process.wait()
     if status == "done":
         status = "passed" if returncode == 0 else "failed"

@@ -129,7 +129,7 @@ class PrefixSharedHFLM(HFLM):
                     (index, list(continuation_enc)))
         if fallback:
             for index, answer in zip(fallback, super()._loglikelihood_tokens(
-                    [requests[i] for i in fallback], disable_tqdm=True, override_bs=override_bs)):
+                    [requests[i] for i in fallback], disable_tqdm=True, override_bs=override_bs), strict=True):
                 results[index] = answer
         progress = tqdm(total=len(requests) - len(fallback), disable=disable_tqdm or self.rank != 0,
                         desc="Running loglikelihood requests (shared prefixes)")
@@ -264,7 +264,7 @@ class PrefixSharedHFLM(HFLM):
             else:
                 answers = self._generate_greedy([requests[i].args[0] for i in indices], gen_kwargs, kwargs,
                                                 disable_tqdm)
-            for index, answer in zip(indices, answers):
+            for index, answer in zip(indices, answers, strict=True):
                 results[index] = answer
         return results
 
@@ -284,7 +284,7 @@ class PrefixSharedHFLM(HFLM):
 
         def generate(node: PrefixNode, cache) -> None:
             for batch in self._batches(node, node.contexts, max_new, generation=True):
-                for context, tokens in zip(batch, self._decode_batch(node, cache, batch, stopper)):
+                for context, tokens in zip(batch, self._decode_batch(node, cache, batch, stopper), strict=True):
                     text = postprocess_generated_text(self.tok_decode(tokens), until, None)
                     for index in context.requests:
                         outputs[index] = text
@@ -303,7 +303,7 @@ class PrefixSharedHFLM(HFLM):
         next_positions = torch.tensor([len(c.tokens) for c in batch], device=self.device)
         while True:
             chosen = last_logits.argmax(dim=-1).tolist()
-            for row, token in zip(active, chosen):
+            for row, token in zip(active, chosen, strict=True):
                 generated[row].append(token)
             keep = [i for i, row in enumerate(active) if not stopper.done(generated[row])]
             if not keep:

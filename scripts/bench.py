@@ -102,13 +102,13 @@ def bench_families(families: list[Family], fp32, auto) -> list[dict]:
     rows = []
     for family in families:
         requests = instances(build_tasks(family))
-        baseline, expected = timed(lambda: answer(plain, requests))
-        ours_fp32, got = timed(lambda: answer(fp32.lm, requests))
-        ours_auto, _ = timed(lambda: answer(auto.lm, requests))
+        baseline, expected = timed(lambda requests=requests: answer(plain, requests))
+        ours_fp32, got = timed(lambda requests=requests: answer(fp32.lm, requests))
+        ours_auto, _ = timed(lambda requests=requests: answer(auto.lm, requests))
         if requests[0].request_type == "loglikelihood":
-            check = f"max abs delta ll (fp32) {max(abs(a[0] - b[0]) for a, b in zip(expected, got)):.1e}"
+            check = f"max abs delta ll (fp32) {max(abs(a[0] - b[0]) for a, b in zip(expected, got, strict=True)):.1e}"
         else:
-            check = f"{sum(a == b for a, b in zip(expected, got))}/{len(got)} outputs equal (fp32)"
+            check = f"{sum(a == b for a, b in zip(expected, got, strict=True))}/{len(got)} outputs equal (fp32)"
         rows.append({"family": family.name, "requests": len(requests), "hflm": baseline, "fp32": ours_fp32,
                      "auto": ours_auto, "check": check})
         print(rows[-1], flush=True)
@@ -161,7 +161,7 @@ def chosen_answers(tasks: dict, results: list) -> dict:
     """(task, doc id) -> (chosen choice, gold choice, loglikelihoods)."""
     by_doc = defaultdict(dict)
     docs = {}
-    for instance, (loglikelihood, _) in zip(instances(tasks), results):
+    for instance, (loglikelihood, _) in zip(instances(tasks), results, strict=True):
         by_doc[(instance.task_name, instance.doc_id)][instance.idx] = loglikelihood
         docs[(instance.task_name, instance.doc_id)] = instance.doc
     out = {}
@@ -181,7 +181,7 @@ def bench_accuracy_cost(families: list[Family], fp32, bf16) -> dict:
         chosen_answers(tasks, bf16.lm.loglikelihood(requests, disable_tqdm=True))
     keys = sorted(full)
     agree = sum(full[k][0] == reduced[k][0] for k in keys)
-    worst = max(abs(a - b) for k in keys for a, b in zip(full[k][2], reduced[k][2]))
+    worst = max(abs(a - b) for k in keys for a, b in zip(full[k][2], reduced[k][2], strict=True))
     by_task_bf16, by_task_fp32 = defaultdict(list), defaultdict(list)
     for task, doc in keys:   # 0/1 correct: McNemar's exact test; the margin is 1 point = 0.01
         by_task_bf16[task].append(int(reduced[(task, doc)][0] == reduced[(task, doc)][1]))

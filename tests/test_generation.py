@@ -5,7 +5,6 @@ from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
 from harness.tasks.bigbench_bbh.utils import read_split
-
 from tests.test_scorer import load, shots
 
 GSM8K_SHOTS = (

@@ -4,12 +4,11 @@ import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
-from harness.models import load_model
-from harness.scorer import Context, PrefixSharedHFLM, tree_of
-from harness.schema import parse_run_config
-from harness.tasks.bigbench_bbh.utils import read_split
-
 from harness.config import compose_run
+from harness.models import load_model
+from harness.schema import parse_run_config
+from harness.scorer import Context, PrefixSharedHFLM, tree_of
+from harness.tasks.bigbench_bbh.utils import read_split
 
 TASKS = ["bbh_bb_date_understanding", "bbh_bb_tracking_shuffled_objects_three_objects",
          "bbh_bb_snarks", "bbh_bb_causal_judgment"]
@@ -45,7 +44,7 @@ def assert_matches_hflm(lm: PrefixSharedHFLM, batch: list[Instance]) -> None:
     expected = plain.loglikelihood(batch, disable_tqdm=True)
     got = lm.loglikelihood(batch, disable_tqdm=True)
     assert len(got) == len(expected) == len(batch)
-    for (want, want_greedy), (have, have_greedy) in zip(expected, got):
+    for (want, want_greedy), (have, have_greedy) in zip(expected, got, strict=True):
         assert have == pytest.approx(want, abs=1e-4)
         assert have_greedy == want_greedy
 
