@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from harness import CONFIG_DIR
+from harness.typed import one_line
 
 PUBLISHED_DIR = CONFIG_DIR / "published"
 
@@ -135,9 +136,7 @@ def _entry(table: dict, raw: dict, path: Path, index: int) -> Published:
     except (ValidationError, TypeError) as error:
         if isinstance(error, TypeError):
             raise PublishedError(f"{path.name} entry {index}: {error}") from None
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise PublishedError(f"{path.name} entry {index}: {where}: {first['msg']}") from None
+        raise PublishedError(f"{path.name} entry {index}: {one_line(error, Published)}") from None
 
 
 @lru_cache(maxsize=4)

@@ -69,7 +69,7 @@ def one_line(error: ValidationError, root: type[BaseModel], where: str = "") -> 
         holder = _holder(root, first["loc"])
         allowed = f" (allowed: {', '.join(holder.model_fields)})" if holder else ""
         parent, _, key = path.rpartition(".")
-        return f"{parent or where}: unknown key '{key}'{allowed}"
+        return f"{parent}: unknown key '{key}'{allowed}" if parent else f"unknown key '{key}'{allowed}"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] in ("missing", "value_error", "assertion_error"):
         return f"{path}: {message}"

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from harness import CONFIG_DIR
 from harness.claims.model import Claim
 from harness.schema import ConfigError
+from harness.typed import one_line
 
 CLAIM_DIR = CONFIG_DIR / "claim"
 
@@ -23,9 +24,7 @@ def load_claim(path: Path) -> Claim:
     try:
         return Claim(id=path.stem, **(data or {}))
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "claim"
-        raise ConfigError(f"claim {path.stem}: {where}: {first['msg']}") from None
+        raise ConfigError(f"claim {path.stem}: {one_line(error, Claim)}") from None
 
 
 def claim_names() -> list[str]:
