@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from harness import CONFIG_DIR
 from harness.evaluate import BenchmarkError
 from harness.localdata import DataError
+from harness.mirror import MirrorError
 from harness.plan import describe
 from harness.run import RunSummary, run, score_table
 from harness.schema import ConfigError, parse_run_config
@@ -84,7 +85,7 @@ def run_hydra(cfg: DictConfig) -> None:
             print(describe(run_cfg))
             return
         summary = run(run_cfg, run_info())
-    except (ConfigError, BenchmarkError, DataError) as error:
+    except (ConfigError, BenchmarkError, DataError, MirrorError) as error:
         sys.exit(f"error: {error}")
     report(summary)
     if summary.failures:

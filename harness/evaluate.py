@@ -22,13 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from harness import mirror
 from harness.hashing import sha256_json
+from harness.mirror import Mirror
 from harness.records import ItemOutcome, MetricValue, PrimaryScore
 
 if TYPE_CHECKING:
     from harness.plan import CellPlan
 
 TASKS_DIR = Path(__file__).parent / "tasks"
+NLTK_DIR = Path(__file__).parent / "nltk_data"  # punkt_tab for lm-eval's IFEval (NLTK's downloader needs internet)
 ACCEPT_UNISOLATED = "HARNESS_SANDBOX_ACCEPT_UNISOLATED"  # read by the shipped HumanEval scorer
 LOGLIKELIHOOD_TYPES = ("multiple_choice", "loglikelihood")
 
@@ -62,9 +65,33 @@ class EvalResult:
 @lru_cache(maxsize=1)
 def task_manager():
     """lm-eval's task index plus the tasks this project ships (offline data)."""
+    import nltk
     from lm_eval.tasks import TaskManager
 
+    if str(NLTK_DIR) not in nltk.data.path:
+        nltk.data.path.insert(0, str(NLTK_DIR))
     return TaskManager(include_path=str(TASKS_DIR))
+
+
+def mirrored_task_manager(hub_mirror: Mirror, num_fewshot: int | None, overrides: dict):
+    """lm-eval's task manager, with every task config it builds (standalone, group member,
+    tag member) reading its dataset from the mirror when the mirror holds it. lm-eval
+    0.4.13 loads each of them through TaskFactory._load_full_config; prompts, samplers,
+    filters and metrics stay the task's own (plus the benchmark's task_overrides)."""
+    from lm_eval.tasks._factory import TaskFactory
+
+    class MirrorFactory(TaskFactory):
+        def _load_full_config(self, entry, overrides_=None):
+            cfg = super()._load_full_config(entry, overrides_)
+            if not isinstance(cfg.get("task"), str):  # a group's own config
+                return cfg
+            cfg = {**cfg, **overrides}
+            route = mirror.plan(cfg, hub_mirror, num_fewshot)
+            return mirror.redirect(cfg, route) if route else cfg
+
+    manager = task_manager()
+    manager._factory = MirrorFactory(meta=manager.metadata)
+    return manager
 
 
 def check_tasks_exist(name: str, tasks: list[str]) -> None:
@@ -132,16 +159,6 @@ def unsafe_leaves(task: str) -> list[str]:
     return [config.get("task") for config in leaf_configs(task) if config.get("unsafe_code")]
 
 
-def load_task_yaml(path: Path) -> dict:
-    """A task YAML as lm-eval reads it (includes and !function resolved)."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    return load_yaml(path, resolve_func=True)
-
-
-# ---------------------------------------------------------------- running one cell
-
-
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -151,6 +168,10 @@ def evaluate(lm, cell: CellPlan) -> EvalResult:
     from lm_eval import simple_evaluate
 
     bench, seed = cell.benchmark.config, cell.seed
+    if cell.chat_template and not getattr(getattr(lm, "tokenizer", None), "chat_template", None):
+        raise BenchmarkError(f"benchmark '{cell.benchmark.name}' applies a chat template, but model "
+                             f"'{cell.model_name}' has none (a base model?); skip it, or score raw prompts with "
+                             f"benchmark.{cell.benchmark.name}.apply_chat_template=false")
     if cell.request_cache:
         Path(cell.request_cache).parent.mkdir(parents=True, exist_ok=True)
     started, clock = now_utc(), time.time()
@@ -160,7 +181,7 @@ def evaluate(lm, cell: CellPlan) -> EvalResult:
         tasks=cell.benchmark.data.tasks,
         num_fewshot=bench.num_fewshot,
         limit=cell.benchmark.limit,
-        task_manager=task_manager(),
+        task_manager=mirrored_task_manager(cell.benchmark.data.mirror, bench.num_fewshot, bench.task_overrides),
         log_samples=True,
         apply_chat_template=cell.chat_template,
         fewshot_as_multiturn=bench.fewshot_as_multiturn and cell.chat_template,

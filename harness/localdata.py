@@ -1,4 +1,4 @@
-"""Benchmarks from local files, and hub tasks redirected to a local copy of their data.
+"""Where a benchmark's items come from: your own local files, or the hub-dataset mirror.
 
 A benchmark config with `local_data:` names a JSONL, CSV or Parquet file (or a directory
 of them, one file per split: test.jsonl, train.csv, ...) and which fields hold the
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from harness import evaluate
+from harness import evaluate, mirror
+from harness.mirror import Mirror, Sources
 from harness.hashing import sha256_file
 from harness.schema import BenchmarkConfig, LocalData
 
@@ -31,29 +32,38 @@ class BenchmarkData:
 
     tasks: list  # what lm-eval is asked to run: task names, or task configs over local files
     files: dict[str, str]  # data file -> sha256 of every file read from disk (empty for hub datasets)
-    shipped: bool  # the files are shipped task data (SOURCE.json), fingerprinted per task
+    shipped: bool  # the files are shipped task data (SOURCE.json) or mirror files, fingerprinted per task
+    mirror: Mirror = field(default_factory=Mirror)  # the hub-dataset mirror lm-eval's tasks read
+    sources: Sources = field(default_factory=lambda: Sources({}, {}))  # leaf task -> its mirror files
 
     def files_of(self, task: str) -> dict[str, str] | None:
         """The data files behind one leaf task's items (None: the hub's dataset)."""
         if not self.shipped:
             return self.files
+        if task in self.sources.routes:
+            return self.sources.source_of(task)["files"]
         return {name: sha for name, sha in self.files.items() if Path(name).name.startswith(task + ".")} or None
 
+    def source_of(self, task: str) -> dict | None:
+        """Hub id, config, upstream, license and notes of a task's mirror files."""
+        return self.sources.source_of(task)
 
-def benchmark_data(name: str, bench: BenchmarkConfig) -> BenchmarkData:
-    """Check a benchmark's own files (every row) and fingerprint every file it reads."""
+
+def benchmark_data(name: str, bench: BenchmarkConfig, hub_mirror: Mirror | None = None) -> BenchmarkData:
+    """Check a benchmark's own files (every row) and fingerprint every file it reads: local
+    data, shipped task data, or the hub-dataset mirror's files (sha256-checked here)."""
     where = f"benchmark '{name}'"
     if bench.local_data is not None:
         files = validate(bench.local_data, where)
         return BenchmarkData([task_config(name, bench.local_data, files)], file_fingerprints(files), shipped=False)
-    if bench.dataset_dir:
-        tasks = [redirected_config(t, evaluate.task_yaml_path(t), bench.dataset_dir, where) for t in bench.tasks]
-        files = file_fingerprints(files_by_split(Path(bench.dataset_dir).expanduser()))
-        return BenchmarkData(tasks, files, shipped=False)
-    files = {}
+    hub_mirror = hub_mirror or Mirror()
+    leaves = [config for task in bench.tasks for config in evaluate.leaf_configs(task)]
+    sources = mirror.resolve(leaves, hub_mirror, bench.num_fewshot, bench.task_overrides)
+    mirror.require_data(name, sources, hub_mirror)
+    files = sources.files()
     for task in bench.tasks:
         files.update(shipped_files(evaluate.task_yaml_path(task)))
-    return BenchmarkData(list(bench.tasks), files, shipped=True)
+    return BenchmarkData(list(bench.tasks), files, shipped=True, mirror=hub_mirror, sources=sources)
 
 
 def shipped_files(yaml_path: Path | None) -> dict[str, str]:
@@ -224,22 +234,3 @@ def file_fingerprints(files: dict[str, Path]) -> dict:
 def _sha256_unchanged(path: str, size: int, mtime_ns: int) -> str:
     """sha256 of a file, hashed once per (size, mtime) in this process."""
     return sha256_file(Path(path))
-
-
-def redirected_config(task: str, yaml_path: Path, dataset_dir: str, where: str) -> dict:
-    """A hub task's own config with its dataset swapped for local files of the same splits
-    and fields (<split>.jsonl|.csv|.parquet in dataset_dir): same prompts, same metrics."""
-    config = evaluate.load_task_yaml(yaml_path)
-    if "task" not in config:
-        raise DataError(f"{where}: '{task}' is a group; redirect its subtasks one by one")
-    root = Path(dataset_dir).expanduser()
-    files = files_by_split(root)
-    splits = [config.get(key) for key in ("test_split", "validation_split", "training_split", "fewshot_split")]
-    needed = [s for s in splits if s]
-    missing = [s for s in needed if s not in files]
-    if missing:
-        raise DataError(f"{where}: {root} has no file for split '{missing[0]}' of task '{task}' "
-                        f"(expected {missing[0]}.jsonl, .csv or .parquet)")
-    config.update({"dataset_path": FORMATS[files[needed[0]].suffix], "dataset_name": None,
-                   "dataset_kwargs": {"data_files": {s: str(files[s].resolve()) for s in dict.fromkeys(needed)}}})
-    return config

@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -214,6 +215,62 @@ def plan(cfg: dict, mirror: Mirror, num_fewshot: Optional[int]) -> Optional[Redi
                           f"mirror at {dataset.root} does not hold; run it 0-shot or {ADD_HINT}")
     used = tuple(dict.fromkeys(s for s in named if s not in missing))
     return Redirect(dataset=dataset, used=used, dropped=missing)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where each leaf task of a benchmark reads its data: the mirror, or the hub."""
+    routes: dict          # task -> Redirect
+    hub: dict             # task -> "hub id (config)" the mirror does not hold
+
+    def files(self) -> dict:
+        """Mirror file -> sha256, over all tasks (part of the cell key)."""
+        return {path: sha for route in self.routes.values() for path, sha in route.fingerprint()["files"].items()}
+
+    def source_of(self, task: str) -> Optional[dict]:
+        route = self.routes.get(task)
+        return route.fingerprint() if route else None
+
+
+def resolve(leaf_configs: Iterable[dict], mirror: Mirror, num_fewshot: Optional[int], overrides: dict) -> Sources:
+    """Plan every leaf task of a benchmark (configs as lm-eval indexes them, with the
+    benchmark's task_overrides applied); every mirror file used is checked here."""
+    routes, hub = {}, {}
+    for cfg in leaf_configs:
+        cfg = {**cfg, **overrides}
+        route = plan(cfg, mirror, num_fewshot)
+        if route is not None:
+            for split in route.used:
+                verify(route.dataset, split)
+            routes[cfg["task"]] = route
+        elif is_hub_dataset(cfg):
+            hub[cfg["task"]] = f"{cfg['dataset_path']} ({config_name(cfg.get('dataset_name'))})"
+    return Sources(routes, hub)
+
+
+def hub_reachable() -> bool:
+    """Whether the Hugging Face Hub answers (the offline switches say no without asking)."""
+    import urllib.request
+
+    if any(os.environ.get(v, "0").lower() not in ("0", "", "false") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        urllib.request.urlopen(f"{endpoint}/api/datasets?limit=1", timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def require_data(name: str, sources: Sources, mirror: Mirror) -> None:
+    """A benchmark whose data is neither in the mirror nor reachable fails here, in one line."""
+    if not sources.hub or hub_reachable():
+        return
+    task, dataset = next(iter(sources.hub.items()))
+    where = ", ".join(str(r) for r in mirror.roots)
+    raise MirrorError(f"benchmark '{name}': task '{task}' reads hub dataset {dataset}, which is not in the mirror "
+                      f"({where}) and the Hugging Face Hub is unreachable"
+                      f"{' (HF_HUB_OFFLINE is set)' if os.environ.get('HF_HUB_OFFLINE') else ''}; {ADD_HINT}")
 
 
 def redirect(cfg: dict, route: Redirect) -> dict:

@@ -251,6 +251,16 @@ def hub_hflm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
             f"reachable and copy the HF cache, or use source.kind=local") from error
 
 
+def cached_commit(source) -> str | None:
+    """The commit a hub revision resolved to, read from the local HF cache HFLM loaded from."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(source.hub_id, revision=source.revision or "main", local_files_only=True)).name
+    except Exception:  # not in the cache (e.g. a vLLM download elsewhere): the record says unknown
+        return None
+
+
 def vllm_lm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
     try:
         from lm_eval.models.vllm_causallms import VLLM
@@ -309,7 +319,7 @@ def load_model(name: str, cfg: ModelConfig, hardware: HardwareConfig, cache_dir:
         lm = vllm_lm(name, cfg, hardware)
     elif cfg.source.kind == "hub":
         lm = hub_hflm(name, cfg, hardware)
-        info["resolved_revision"] = getattr(lm.model.config, "_commit_hash", None)
+        info["resolved_revision"] = getattr(lm.model.config, "_commit_hash", None) or cached_commit(cfg.source)
         info.update(tokenizer_facts(lm.tokenizer))
     else:
         model, tokenizer = _load_weights(name, cfg, choice.dtype, cache_root, fingerprint, info)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from harness import evaluate, localdata, records
 from harness.hashing import sha256_json
+from harness.mirror import Mirror
 from harness.models import cache_root_for, lm_eval_model_args, with_resolved_dtype
 from harness.provenance import versions
 from harness.schema import BenchmarkConfig, HardwareConfig, ModelConfig, RunConfig
@@ -78,7 +79,7 @@ def plan_benchmark(name: str, bench: BenchmarkConfig, cfg: RunConfig) -> Benchma
         evaluate.check_tasks_exist(name, bench.tasks)
     check_unsafe_code(name, bench)
     limit = cfg.limit if cfg.limit is not None else bench.limit
-    return BenchmarkPlan(name, bench, limit, localdata.benchmark_data(name, bench))
+    return BenchmarkPlan(name, bench, limit, localdata.benchmark_data(name, bench, Mirror.for_run(cfg.mirror_dir)))
 
 
 def plan_benchmarks(cfg: RunConfig) -> list[BenchmarkPlan]:

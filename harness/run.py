@@ -17,6 +17,7 @@ from tabulate import tabulate
 
 from harness import evaluate, records
 from harness.localdata import DataError
+from harness.mirror import MirrorError
 from harness.models import LoadedModel, ModelLoadError, load_model, release, source_fingerprint
 from harness.plan import BenchmarkPlan, CellPlan, plan_benchmarks, plan_cell
 from harness.provenance import hardware_facts, peak_memory, versions
@@ -52,7 +53,7 @@ def unfinished_cells(cfg: RunConfig) -> int:
     found counts as unfinished, so its job runs and reports why."""
     try:
         benchmarks = plan_benchmarks(cfg)
-    except (evaluate.BenchmarkError, DataError) as error:  # the launcher stops on a ConfigError
+    except (evaluate.BenchmarkError, DataError, MirrorError) as error:  # the launcher stops on a ConfigError
         raise ConfigError(str(error)) from None
     count = 0
     for model_name in cfg.model:
@@ -104,7 +105,7 @@ def run_model(model_name: str, benchmarks: list[BenchmarkPlan], cfg: RunConfig, 
     for cell in todo:
         try:
             path = run_cell(loaded, cell, cfg, run_info)
-        except (evaluate.BenchmarkError, records.RecordError, DataError) as error:
+        except (evaluate.BenchmarkError, records.RecordError, DataError, MirrorError) as error:
             log.error("error: %s", error)
             summary.failures.append((model_name, cell.benchmark.name, str(error)))
             continue

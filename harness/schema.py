@@ -110,7 +110,6 @@ class BenchmarkConfig(Strict):
     confirm_run_unsafe_code: bool = False  # run model-written code (in harness.sandbox)
     sandbox_accept_unisolated: bool = False  # ...even where it cannot be isolated from network/files
     local_data: Optional[LocalData] = None  # your own files: see harness/localdata.py
-    dataset_dir: Optional[str] = None  # run the hub task on a local copy of its data
     task_overrides: dict[str, Any] = Field(default_factory=dict)  # set on every lm-eval task config, e.g. {dataset_name: ...}
     notes: str = ""
 
