@@ -20,7 +20,8 @@ def tiny_run(tmp_path_factory):
     from harness.schema import parse_run_config
 
     results = tmp_path_factory.mktemp("results")
-    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "limit=3", f"results_dir={results}"))
+    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "benchmark=[bbh_bigbench_mc]", "limit=3",
+                                       f"results_dir={results}"))
     summary = run(cfg, {"id": "test"})
     assert not summary.failures, summary.failures
     return results, summary.written
@@ -28,8 +29,8 @@ def tiny_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def packaged_run(tmp_path_factory):
-    """The default run (both packaged GGUF models, shipped BBH) at limit=2, via the CLI."""
+    """Both packaged GGUF models on the shipped BBH substitute at limit=2, via the CLI."""
     results = tmp_path_factory.mktemp("packaged")
-    result = run_cli("limit=2", f"results_dir={results}")
+    result = run_cli("benchmark=[bbh_bigbench_mc]", "limit=2", f"results_dir={results}")
     assert result.returncode == 0, result.stderr[-3000:]
     return results, result

@@ -17,24 +17,29 @@ def smollm2_gguf_sha256() -> str:
 
 
 @pytest.mark.slow
-def test_default_run_scores_both_packaged_models_offline(packaged_run):
-    """The README's main command, at limit=2: SmolLM2 (Llama) and Gemma 3 on shipped BBH."""
-    results, result = packaged_run
-    paths = sorted(results.glob("records/*/*/*.json"))
-    records = {load_record(p).cell.model: (p, load_record(p)) for p in paths}
-    assert set(records) == {"smollm2_135m_instruct", "gemma3_270m"}
+def test_default_run_scores_both_packaged_models_offline(tmp_path):
+    """The README's main command, at limit=2: SmolLM2 (Llama) and Gemma 3 on lm-eval's own
+    standard tasks (suite cpu_smoke), their data read from the shipped hub-dataset mirror."""
+    result = run_cli("limit=2", f"results_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    paths = sorted(tmp_path.glob("records/*/*/*.json"))
+    records = {(load_record(p).cell.model, load_record(p).cell.benchmark): (p, load_record(p)) for p in paths}
+    assert {m for m, _ in records} == {"smollm2_135m_instruct", "gemma3_270m"}
+    assert sorted({b for _, b in records}) == sorted(["arc_easy_0shot", "arc_challenge_0shot_loglik", "piqa_0shot", "winogrande_0shot", "boolq_0shot"])
     fingerprints = {"smollm2_135m_instruct": smollm2_gguf_sha256(), "gemma3_270m": GEMMA_GGUF_SHA256}
-    for model, (path, record) in records.items():
+    for (model, bench), (path, record) in records.items():
         assert record.model.fingerprint.model_dump() == {"kind": "gguf_sha256", "value": fingerprints[model]}
-        assert record.benchmark.name == "bbh_bigbench_mc" and record.benchmark.limit == 2
-        assert record.scores.primary.n == 42 and 0 <= record.scores.primary.value <= 1
+        assert record.benchmark.limit == 2 and 0 <= record.scores.primary.value <= 1
         assert record.model.scorer == "prefix_shared"
         items = load_items(path)
-        assert len(items) == 42 and all(isinstance(i.choice, int) for i in items)
+        assert len(items) == record.scores.primary.n and all(isinstance(i.choice, int) for i in items)
         assert record.lm_eval["lm_eval_version"] == "0.4.13"
+        for task, dataset in record.datasets.items():  # every task read the mirror, named in the record
+            assert dataset.source["upstream"] and all(f.endswith(".jsonl.gz") for f in dataset.files), (bench, task)
     # both models were scored on the same items: paired comparisons are possible
-    smol, gemma = (records[m][1].datasets for m in ("smollm2_135m_instruct", "gemma3_270m"))
-    assert {t: d.items_sha256 for t, d in smol.items()} == {t: d.items_sha256 for t, d in gemma.items()}
+    for bench in ["arc_easy_0shot", "arc_challenge_0shot_loglik", "piqa_0shot", "winogrande_0shot", "boolq_0shot"]:
+        smol, gemma = (records[m, bench][1].datasets for m in ("smollm2_135m_instruct", "gemma3_270m"))
+        assert {t: d.items_sha256 for t, d in smol.items()} == {t: d.items_sha256 for t, d in gemma.items()}
     assert "smollm2_135m_instruct" in result.stdout and "gemma3_270m" in result.stdout and "±" in result.stdout
 
 
@@ -78,7 +83,7 @@ def test_unwritable_results_dir_is_named(tmp_path):
 def test_cfg_job_prints_the_composed_config():
     result = run_cli("model=[gemma3_270m]", "--cfg", "job")
     assert result.returncode == 0
-    assert "gemma3_270m:" in result.stdout and "bbh_bigbench_mc:" in result.stdout
+    assert "gemma3_270m:" in result.stdout and "arc_easy_0shot:" in result.stdout
 
 
 @pytest.mark.slow
@@ -88,7 +93,7 @@ def test_list_shows_models_benchmarks_suites_and_shipped_tasks():
     import sys
     for group, expected in [("models", r"llama31_405b_instruct\s+Llama 3.1 405B Instruct"),
                             ("benchmarks", r"gsm8k_8shot_cot\s+GSM8K \(8-shot, CoT\)"),
-                            ("suites", r"cpu_smoke\s+bbh_bigbench_mc"),
+                            ("suites", r"cpu_smoke\s+arc_easy_0shot"),
                             ("tasks", r"bbh_bigbench_mc\s+shipped, offline")]:
         out = subprocess.run([sys.executable, "-m", "harness.list", group], capture_output=True, text=True)
         assert out.returncode == 0 and re.search(expected, out.stdout), (group, out.stderr[-500:])

@@ -12,11 +12,11 @@ def names(group: str) -> list[str]:
     return sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
 
 
-def test_default_run_is_both_packaged_models_on_offline_bbh():
+def test_default_run_is_both_packaged_models_on_standard_tasks_offline():
     cfg = parse_run_config(compose_run())
     assert list(cfg.model) == ["smollm2_135m_instruct", "gemma3_270m"]
-    assert list(cfg.benchmark) == ["bbh_bigbench_mc"]
-    assert cfg.hardware.device == "cpu" and cfg.limit == 40
+    assert list(cfg.benchmark) == ["arc_easy_0shot", "arc_challenge_0shot_loglik", "piqa_0shot", "winogrande_0shot", "boolq_0shot"]
+    assert cfg.hardware.device == "cpu" and cfg.limit == 50
 
 
 @pytest.mark.parametrize("model", names("model"))

@@ -93,12 +93,16 @@ def test_local_file_and_shipped_task_give_identical_scores(tmp_path):
 
 @pytest.mark.slow
 def test_hub_task_runs_unchanged_on_a_local_copy_of_its_data(tmp_path):
-    """gsm8k_cot_llama (Meta's 8-shot CoT prompt) with its test split from a local file."""
+    """gsm8k_cot_llama (Meta's 8-shot CoT prompt, shots inline) with its test split added to
+    a mirror of one's own from a local file (`python -m harness.mirror add`), run with mirror_dir."""
     rows = [{"question": "Tom has 3 apples and buys 2 more. How many apples does he have?",
              "answer": "3 + 2 = 5\n#### 5"},
             {"question": "A box holds 4 pens. How many pens are in 2 boxes?", "answer": "4 * 2 = 8\n#### 8"}]
-    write_rows(tmp_path / "gsm8k" / "test.jsonl", rows)
-    result = run_cli("benchmark=[gsm8k_8shot_cot]", f"benchmark.gsm8k_8shot_cot.dataset_dir={tmp_path / 'gsm8k'}",
+    data = write_rows(tmp_path / "gsm8k" / "test.jsonl", rows)
+    added = run_cli("add", str(tmp_path / "mirror"), "openai/gsm8k", "--config", "main", "--split", f"test={data}",
+                    "--upstream", "test rows", "--license", "MIT", module="harness.mirror")
+    assert added.returncode == 0 and "added openai/gsm8k (main): test 2 rows" in added.stdout, added.stderr
+    result = run_cli("benchmark=[gsm8k_8shot_cot]", f"mirror_dir={tmp_path / 'mirror'}",
                      "+benchmark.gsm8k_8shot_cot.gen_kwargs={max_gen_toks:8}", "limit=1",
                      "model=[smollm2_135m_instruct]", f"results_dir={tmp_path / 'results'}")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -106,7 +110,8 @@ def test_hub_task_runs_unchanged_on_a_local_copy_of_its_data(tmp_path):
     record = load_record(path)
     assert record.benchmark.n_shot["gsm8k_cot_llama"] == 8
     assert record.lm_eval["configs"]["gsm8k_cot_llama"]["dataset_path"] == "json"
-    assert str((tmp_path / "gsm8k" / "test.jsonl").resolve()) in record.datasets["gsm8k_cot_llama"].files
+    dataset = record.datasets["gsm8k_cot_llama"]
+    assert list(dataset.files) == ["openai/gsm8k/main/test.jsonl.gz"] and dataset.source["upstream"] == "test rows"
     assert isinstance(load_items(path)[0].response, str)
 
 

@@ -82,23 +82,23 @@ def mirror_run(tmp_path_factory):
 def test_prompts_are_lm_evals_own_and_the_record_names_the_mirror_files(mirror_run, bench, task, hub_id, config,
                                                                         split):
     record = load_record(mirror_run[bench])
-    items = [i for i in load_items(mirror_run[bench]) if i["task"] == task]
-    assert [i["doc_id"] for i in items] == [0, 1, 2]
+    items = [i for i in load_items(mirror_run[bench]) if i.task == task]
+    assert [i.doc_id for i in items] == [0, 1, 2]
     prompts = expected_prompts(task, rows(hub_id, config, split)[:3])
-    assert [i["prompt_hash"] for i in items] == [hashlib.sha256(p.encode()).hexdigest() for p in prompts]
-    source = record["datasets"][task]
+    assert [i.prompt_hash for i in items] == [hashlib.sha256(p.encode()).hexdigest() for p in prompts]
+    dataset = record.datasets[task]
     entry = mirror.Mirror().lookup(hub_id, config)
     relpath = mirror.file_relpath(hub_id, config, split)
-    assert source["files"][relpath] == entry.splits[split].sha256
-    assert source["source"]["upstream"] == entry.upstream and source["source"]["hub_id"] == hub_id
+    assert dataset.files[relpath] == entry.splits[split].sha256
+    assert dataset.source["upstream"] == entry.upstream and dataset.source["hub_id"] == hub_id
 
 
 @pytest.mark.slow
 def test_a_group_runs_every_member_from_the_mirror(mirror_run):
     record = load_record(mirror_run["t_mmlu"])
-    members = [t for t in record["datasets"] if t.startswith("mmlu_")]
+    members = [t for t in record.datasets if t.startswith("mmlu_")]
     assert len(members) == 19  # lm-eval's mmlu_stem group
-    assert all(record["datasets"][t]["source"]["hub_id"] == "cais/mmlu" for t in members)
+    assert all(record.datasets[t].source["hub_id"] == "cais/mmlu" for t in members)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
