@@ -107,6 +107,7 @@ class RecordedBenchmark(BenchmarkConfig):
     name: str
     n_shot: dict[str, int]
     task_versions: dict[str, Any]
+    dataset_dir: Optional[str] = None  # records written before the hub-dataset mirror replaced it (always null)
 
 
 class Scores(Strict):
