@@ -13,12 +13,13 @@ from harness.verify import verify
 
 CASES = json.loads((Path(__file__).parent / "cases" / "verdicts.json").read_text())
 CLAIM_CASES = json.loads((Path(__file__).parent / "cases" / "claims.json").read_text())
-STATEMENT = {"statement": {"original": "x"}, "said_by": "x", "where": "x", "when": "x", "semantics": "x"}
+STATEMENT = {"statement": {"original": "x"}, "said_by": "x", "where": "x", "when": "x", "semantics": "x",
+             "margin_reason": "x"}
 
 
 def case_claim(case: dict) -> claims.Claim:
     return claims.Claim(id="case", quantifier=case["quantifier"], min_count=case.get("min_count", 2),
-                        margin=case.get("margin"), margin_reason="case" if "margin" in case else "",
+                        margin=case.get("margin"),
                         claimed_gap=case.get("claimed_gap"), evidence_as_of="2024-01-01", **STATEMENT)
 
 
@@ -67,7 +68,7 @@ def test_every_claim_file_states_semantics_margin_and_rivals(name):
     assert claim.statement.original and claim.said_by and claim.when and claim.label
     if claim.quantifier == "out_of_scope":
         return
-    assert len(claim.semantics) > 40
+    assert len(claim.semantics) > 40 and claim.margin_reason
     if claim.quantifier in ("on_par", "on_par_or_better"):
         assert claim.margin == 3.0 and "policy" in claim.margin_reason  # one margin policy for every parity claim
     for evidence in (claim.published, claim.measured, claim.measured_vs_published):
@@ -80,15 +81,20 @@ def test_every_claim_file_states_semantics_margin_and_rivals(name):
 
 def test_a_claim_with_an_unknown_key_names_the_field(tmp_path):
     (tmp_path / "bad.yaml").write_text("statement: {original: x}\nsaid_by: x\nwhere: x\nwhen: x\n"
+<<<<<<< HEAD
                                       "quantifier: beats\nsemantics: x\nrivalz: [a]\n")
     with pytest.raises(ConfigError, match=r"claim bad: unknown key 'rivalz' \(allowed: id, "):
+=======
+                                      "quantifier: beats\nsemantics: x\nmargin_reason: x\nrivalz: [a]\n")
+    with pytest.raises(ConfigError, match="claim bad: rivalz: Extra inputs are not permitted"):
+>>>>>>> 8ee5357 (Every claim file states its margin policy with its reason (claims of winning: no margin, significance after Holm, MDE per row); loader requires it)
         claims.load_claim(tmp_path / "bad.yaml")
 
 
 def test_a_parity_claim_without_its_margin_reason_is_refused(tmp_path):
     (tmp_path / "bad.yaml").write_text("statement: {original: x}\nsaid_by: x\nwhere: x\nwhen: x\n"
                                       "quantifier: on_par\nsemantics: x\nmargin: 3\n")
-    with pytest.raises(ConfigError, match="needs 'margin' and 'margin_reason'"):
+    with pytest.raises(ConfigError, match="state the margin policy and its reason"):
         claims.load_claim(tmp_path / "bad.yaml")
 
 

@@ -106,7 +106,7 @@ def test_claim_naming_a_missing_published_score(tmp_path):
     from harness import claims
     from harness.published import PublishedError, load_all
     claim = claims.Claim(id="x", quantifier="beats", statement={"original": "x"}, said_by="x", where="x", when="x",
-                         semantics="x", published={
+                         semantics="x", margin_reason="x", published={
                              "table": "Llama 3 Herd paper Table 2 (finetuned models)",
                              "subject": "Llama 3.1 405B Instruct", "rivals": [{"name": "GPT-5", "why": "test"}]})
     with pytest.raises(PublishedError, match=r"has no model 'GPT-5' \(it has: "):

@@ -118,7 +118,9 @@ class Claim(Strict):
             return self
         if not self.semantics:
             raise ValueError("state the quantifier's semantics for this claim ('semantics:')")
-        if self.quantifier in PARITY and (self.margin is None or not self.margin_reason):
+        if not self.margin_reason:
+            raise ValueError("state the margin policy and its reason ('margin_reason:'; say 'No margin: ...' for wins)")
+        if self.quantifier in PARITY and self.margin is None:
             raise ValueError("a parity claim needs 'margin' and 'margin_reason'")
         if self.quantifier == "might_surpass" and not self.evidence_as_of:
             raise ValueError("a might_surpass claim needs 'evidence_as_of' (the evidence of its time)")
