@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness import evaluate, mirror
-from harness.mirror import Mirror, Sources
 from harness.hashing import sha256_file
+from harness.mirror import Mirror, Sources
 from harness.schema import BenchmarkConfig, LocalData
 
 FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
