@@ -140,8 +140,8 @@ def test_recomputing_a_cell_lands_on_the_same_file(tiny_run):
     from harness.schema import parse_run_config
 
     results, written = tiny_run
-    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "limit=3", f"results_dir={results}",
-                                       "force=true"))
+    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "benchmark=[bbh_bigbench_mc]", "limit=3",
+                                       f"results_dir={results}", "force=true"))
     again = run(cfg, {"id": "again"})
     assert again.written == written
     assert json.loads(written[0].read_text())["run"]["id"] == "again"
