@@ -40,8 +40,12 @@ def run_info() -> dict:
 def report(summary: RunSummary) -> None:
     if summary.written or summary.skipped:
         print(score_table(summary.written + summary.skipped))
-    log.info("%d cells computed, %d already done, %d model loads",
-             len(summary.written), len(summary.skipped), summary.model_loads)
+    log.info(
+        "%d cells computed, %d already done, %d model loads",
+        len(summary.written),
+        len(summary.skipped),
+        summary.model_loads,
+    )
     for model, bench, message in summary.failures:
         log.error("FAILED %s%s: %s", model, " x " + bench if bench else "", message)
 
@@ -57,7 +61,9 @@ def config_dirs(overrides: list) -> list[Path]:
     """configs/ plus directories added with hydra.searchpath=[file:///...] (your own
     model or benchmark files outside the checkout)."""
     extra = [o for o in overrides if o.key_or_group == "hydra.searchpath"]
-    return [CONFIG_DIR] + [Path(v.removeprefix("file://")) for o in extra for v in _values(o) if v.startswith("file://")]
+    return [CONFIG_DIR] + [
+        Path(v.removeprefix("file://")) for o in extra for v in _values(o) if v.startswith("file://")
+    ]
 
 
 def unknown_choice(args: list[str]) -> str | None:
@@ -70,7 +76,9 @@ def unknown_choice(args: list[str]) -> str | None:
     for override in overrides:
         if override.key_or_group not in GROUPS or override.is_delete():
             continue
-        valid = sorted({p.stem for root in config_dirs(overrides) for p in (root / override.key_or_group).glob("*.yaml")})
+        valid = sorted(
+            {p.stem for root in config_dirs(overrides) for p in (root / override.key_or_group).glob("*.yaml")}
+        )
         for name in _values(override):
             if name not in valid:
                 return f"unknown {override.key_or_group} '{name}' (valid: {', '.join(valid)})"

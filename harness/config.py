@@ -1,4 +1,5 @@
 """Compose configs/run.yaml with overrides outside the command line (tests, scripts)."""
+
 from __future__ import annotations
 
 from hydra import compose, initialize_config_dir

@@ -99,8 +99,7 @@ def check_tasks_exist(name: str, tasks: list[str]) -> None:
     missing = [task for task in tasks if task not in known]
     if missing:
         raise BenchmarkError(
-            f"benchmark '{name}': lm-eval has no task '{missing[0]}'; "
-            f"list them with `python -m harness.list tasks`"
+            f"benchmark '{name}': lm-eval has no task '{missing[0]}'; list them with `python -m harness.list tasks`"
         )
 
 
@@ -169,9 +168,11 @@ def evaluate(lm, cell: CellPlan) -> EvalResult:
 
     bench, seed = cell.benchmark.config, cell.seed
     if cell.chat_template and not getattr(getattr(lm, "tokenizer", None), "chat_template", None):
-        raise BenchmarkError(f"benchmark '{cell.benchmark.name}' applies a chat template, but model "
-                             f"'{cell.model_name}' has none (a base model?); skip it, or score raw prompts with "
-                             f"benchmark.{cell.benchmark.name}.apply_chat_template=false")
+        raise BenchmarkError(
+            f"benchmark '{cell.benchmark.name}' applies a chat template, but model "
+            f"'{cell.model_name}' has none (a base model?); skip it, or score raw prompts with "
+            f"benchmark.{cell.benchmark.name}.apply_chat_template=false"
+        )
     if cell.request_cache:
         Path(cell.request_cache).parent.mkdir(parents=True, exist_ok=True)
     started, clock = now_utc(), time.time()
@@ -226,7 +227,9 @@ def parse_output(lm, cell: CellPlan, output: dict, samples: dict, started: str, 
         n_samples=output.get("n-samples", {}),
         n_shot=output.get("n-shot", {}),
         task_versions=output.get("versions", {}),
-        seeds={name: output["config"].get(name) for name in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")},
+        seeds={
+            name: output["config"].get(name) for name in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")
+        },
         started_at=started,
         finished_at=now_utc(),
         wall_seconds=round(wall, 3),

@@ -1,4 +1,5 @@
 """sha256 fingerprints of files, text and JSON-able data (one definition for all modules)."""
+
 from __future__ import annotations
 
 import hashlib

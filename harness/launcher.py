@@ -6,6 +6,7 @@ hydra-submitit-launcher submits every point and raises at the first failed job w
 others are still running. Hydra loads launchers only from the `hydra_plugins` package, so
 the launcher classes live in hydra_plugins/claim_harness_launcher and do their work here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,17 +29,20 @@ POLL_SECONDS = 2  # how often job states are read (one `sacct` call) while waiti
 
 @dataclass
 class SweepPoint:
-    index: int               # Hydra's job number: the sweep subdirectory
+    index: int  # Hydra's job number: the sweep subdirectory
     overrides: list[str]
-    label: str = ""          # the overrides that tell this point from the others: "model=gemma3_270m"
+    label: str = ""  # the overrides that tell this point from the others: "model=gemma3_270m"
 
 
 def sweep_points(job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[SweepPoint]:
     shown = [filter_overrides(list(overrides)) for overrides in job_overrides]
     common = set.intersection(*map(set, shown)) if len(shown) > 1 else set()
-    return [SweepPoint(initial_job_idx + n, list(overrides),
-                       " ".join(o for o in shown[n] if o not in common) or " ".join(shown[n]))
-            for n, overrides in enumerate(job_overrides)]
+    return [
+        SweepPoint(
+            initial_job_idx + n, list(overrides), " ".join(o for o in shown[n] if o not in common) or " ".join(shown[n])
+        )
+        for n, overrides in enumerate(job_overrides)
+    ]
 
 
 @dataclass
@@ -87,8 +91,9 @@ def submit(launcher: Any, points: list[SweepPoint]) -> list:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     if "mode" in launcher.config.hydra.sweep:
         os.chmod(sweep_dir, mode=int(str(launcher.config.hydra.sweep.mode), 8))
-    arguments = [(p.overrides, "hydra.sweep.dir", p.index, f"job_id_for_{p.index}", Singleton.get_state())
-                 for p in points]
+    arguments = [
+        (p.overrides, "hydra.sweep.dir", p.index, f"job_id_for_{p.index}", Singleton.get_state()) for p in points
+    ]
     jobs = executor_for(launcher).map_array(launcher, *zip(*arguments, strict=True))
     for point, job in zip(points, jobs, strict=True):
         log.info(f"\t#{point.index} : {point.label} -> job {job.job_id}, log {job.paths.stderr}")
@@ -148,6 +153,8 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     for job in failed:
         log.error(job.describe())
     if failed:
-        sys.exit(f"error: {len(failed)} of {len(jobs)} jobs did not complete (listed above); the others' records "
-                 f"are written, and rerunning the same command computes only the missing cells")
+        sys.exit(
+            f"error: {len(failed)} of {len(jobs)} jobs did not complete (listed above); the others' records "
+            f"are written, and rerunning the same command computes only the missing cells"
+        )
     return outcomes

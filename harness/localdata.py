@@ -6,6 +6,7 @@ question, choices and answer (or prompt and target). The data is checked here, r
 row, so a bad file fails with its path, row and field; lm-eval then loads the same files
 with its own local-file loading (`dataset_path: json|csv|parquet` + `data_files`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -87,8 +88,10 @@ def split_files(data: LocalData, where: str) -> dict[str, Path]:
         raise DataError(f"{where}: local_data.path {root} does not exist")
     files = files_by_split(root)
     if data.test_split not in files:
-        raise DataError(f"{where}: {root} has no '{data.test_split}' file (found: {', '.join(files) or 'none'}; "
-                        f"name files <split>.jsonl|.csv|.parquet)")
+        raise DataError(
+            f"{where}: {root} has no '{data.test_split}' file (found: {', '.join(files) or 'none'}; "
+            f"name files <split>.jsonl|.csv|.parquet)"
+        )
     wanted = [s for s in (data.test_split, data.fewshot_split) if s]
     missing = [s for s in wanted if s not in files]
     if missing:
@@ -114,6 +117,7 @@ def read_rows(path: Path) -> list[dict]:
                 return list(csv.DictReader(handle))
         if kind == "parquet":
             import pyarrow.parquet as pq
+
             return pq.read_table(path).to_pylist()
     except (OSError, UnicodeDecodeError, ValueError) as error:
         if isinstance(error, DataError):
@@ -198,9 +202,11 @@ def task_config(name: str, data: LocalData, files: dict[str, Path]) -> dict:
     """An lm-eval task config (as its YAML would say) over the local files."""
     fmt = FORMATS[next(iter(files.values())).suffix]
     config = {
-        "task": name, "dataset_path": fmt,
+        "task": name,
+        "dataset_path": fmt,
         "dataset_kwargs": {"data_files": {split: str(path.resolve()) for split, path in files.items()}},
-        "test_split": data.test_split, "output_type": data.output_type,
+        "test_split": data.test_split,
+        "output_type": data.output_type,
         "target_delimiter": data.target_delimiter,
         "doc_to_text": data.prompt_template or default_template(data),
         "metadata": {"version": 1.0, "source": "local_data"},
@@ -209,25 +215,41 @@ def task_config(name: str, data: LocalData, files: dict[str, Path]) -> dict:
         config["fewshot_split"] = data.fewshot_split
     if data.output_type == "multiple_choice":
         columns = data.choices_field
-        config["doc_to_choice"] = ("{{[" + ", ".join(columns) + "]}}") if isinstance(columns, list) \
-            else ("{{" + columns + "}}")
+        config["doc_to_choice"] = (
+            ("{{[" + ", ".join(columns) + "]}}") if isinstance(columns, list) else ("{{" + columns + "}}")
+        )
         config["doc_to_target"] = data.answer_field  # the raw value: an index, or a choice's text
-        config["metric_list"] = [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
-                                 {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}]
+        config["metric_list"] = [
+            {"metric": "acc", "aggregation": "mean", "higher_is_better": True},
+            {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True},
+        ]
         return config
     config["doc_to_target"] = data.target_field
     config["generation_kwargs"] = {"until": data.stop, "do_sample": False, "max_gen_toks": data.max_gen_toks}
-    config["metric_list"] = [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True,
-                              "ignore_case": True, "ignore_punctuation": False}]
+    config["metric_list"] = [
+        {
+            "metric": "exact_match",
+            "aggregation": "mean",
+            "higher_is_better": True,
+            "ignore_case": True,
+            "ignore_punctuation": False,
+        }
+    ]
     if data.answer_regex:
-        config["filter_list"] = [{"name": "regex", "filter": [
-            {"function": "regex", "regex_pattern": data.answer_regex}, {"function": "take_first"}]}]
+        config["filter_list"] = [
+            {
+                "name": "regex",
+                "filter": [{"function": "regex", "regex_pattern": data.answer_regex}, {"function": "take_first"}],
+            }
+        ]
     return config
 
 
 def file_fingerprints(files: dict[str, Path]) -> dict:
-    return {str(path.resolve()): _sha256_unchanged(str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)
-            for path in files.values()}
+    return {
+        str(path.resolve()): _sha256_unchanged(str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)
+        for path in files.values()
+    }
 
 
 @lru_cache(maxsize=256)

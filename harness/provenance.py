@@ -1,4 +1,5 @@
 """What ran where: package versions, harness git state, and the hardware."""
+
 from __future__ import annotations
 
 import platform
@@ -11,8 +12,18 @@ from harness.schema import HardwareConfig
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 CODE_PATHS = ("harness", "configs", "scripts", "pyproject.toml")
-TRACKED_PACKAGES = ("lm_eval", "transformers", "torch", "accelerate", "datasets", "hydra-core",
-                    "tokenizers", "safetensors", "gguf", "vllm")
+TRACKED_PACKAGES = (
+    "lm_eval",
+    "transformers",
+    "torch",
+    "accelerate",
+    "datasets",
+    "hydra-core",
+    "tokenizers",
+    "safetensors",
+    "gguf",
+    "vllm",
+)
 
 
 def package_version(name: str) -> str | None:
@@ -26,8 +37,9 @@ def _git(*args: str) -> str | None:
     if not (REPO_DIR / ".git").exists():  # an installed wheel: no checkout to describe
         return None
     try:
-        return subprocess.run(["git", "-C", str(REPO_DIR), *args], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(REPO_DIR), *args], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -62,9 +74,15 @@ def hardware_facts(hardware: HardwareConfig) -> dict:
     import torch
 
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return {"config": hardware.name, "device": hardware.device, "cpu": cpu_model(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpus": gpus,
-            "hostname": platform.node()}
+    return {
+        "config": hardware.name,
+        "device": hardware.device,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpus": gpus,
+        "hostname": platform.node(),
+    }
 
 
 def peak_memory() -> dict:

@@ -6,6 +6,7 @@ prompt, subset, metric) and who produced the number (evaluator), because cells o
 can differ: "GSM8K 8-shot CoT" with a rival cell run 0-shot. Loading validates every entry
 (pydantic, unknown keys refused); lookups fail with a message that lists what exists.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,6 +39,7 @@ class Source(BaseModel):
 
 class CellSetup(BaseModel):
     """How one cell's number was produced; None = the source does not say."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     shots: Optional[int] = None
     cot: Optional[bool] = None
@@ -46,27 +48,31 @@ class CellSetup(BaseModel):
     metric: Optional[str] = None
 
     def label(self) -> str:
-        parts = [f"{self.shots}-shot" if self.shots is not None else "",
-                 {True: "CoT", False: "no CoT"}.get(self.cot, ""), self.prompt or "",
-                 f"{self.subset} subset" if self.subset else ""]
+        parts = [
+            f"{self.shots}-shot" if self.shots is not None else "",
+            {True: "CoT", False: "no CoT"}.get(self.cot, ""),
+            self.prompt or "",
+            f"{self.subset} subset" if self.subset else "",
+        ]
         return ", ".join(p for p in parts if p) or "setting not stated"
 
 
 class Published(BaseModel):
     """One cell of a published table."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     table: str
     model: str
     model_as_printed: Optional[str] = None
     benchmark: str
-    setting: str                      # the row's setting as printed
+    setting: str  # the row's setting as printed
     value: float
     unit: Optional[str] = None
     category: Optional[str] = None
-    setup: CellSetup = CellSetup()    # this cell's own setup
-    cell_note: Optional[str] = None   # the cell's own annotation in the source, if any
-    reported_by: Optional[str] = None # who published the table
-    evaluator: str = "unknown"        # who produced the number
+    setup: CellSetup = CellSetup()  # this cell's own setup
+    cell_note: Optional[str] = None  # the cell's own annotation in the source, if any
+    reported_by: Optional[str] = None  # who published the table
+    evaluator: str = "unknown"  # who produced the number
     self_reported: Optional[bool] = None  # the model's own vendor produced it; None = cannot tell
     evaluator_basis: Optional[str] = None  # which importer rule decided the evaluator, and why
     source: Source
@@ -105,7 +111,9 @@ class Published(BaseModel):
         """The benchmark with this cell's setting: "GSM8K (0-shot, CoT)"."""
         stated = self.setup.label()
         if stated == "setting not stated" and not re.search(r"\d|avg|average", self.setting):
-            stated = "shots not stated" if "not stated" in self.setting else self.setting.split(" (")[0] or stated   # "long context", "tool use": what the row says
+            stated = (
+                "shots not stated" if "not stated" in self.setting else self.setting.split(" (")[0] or stated
+            )  # "long context", "tool use": what the row says
         return f"{self.benchmark} ({stated})"
 
 
@@ -153,8 +161,13 @@ def load_all(directory: Path = PUBLISHED_DIR) -> tuple[Published, ...]:
     return tuple(entries)
 
 
-def find(table: str, model: str, benchmark: str | None = None, setting: str | None = None,
-         entries: tuple[Published, ...] | None = None) -> list[Published]:
+def find(
+    table: str,
+    model: str,
+    benchmark: str | None = None,
+    setting: str | None = None,
+    entries: tuple[Published, ...] | None = None,
+) -> list[Published]:
     """Entries of one table for one model (optionally one benchmark / setting substring)."""
     entries = entries if entries is not None else load_all()
     in_table = [e for e in entries if e.table == table]
@@ -163,13 +176,15 @@ def find(table: str, model: str, benchmark: str | None = None, setting: str | No
         raise PublishedError(f"no published table '{table}' (known: {'; '.join(tables)})")
     rows = [e for e in in_table if e.model == model]
     if not rows:
-        raise PublishedError(f"table '{table}' has no model '{model}' "
-                             f"(it has: {', '.join(sorted({e.model for e in in_table}))})")
+        raise PublishedError(
+            f"table '{table}' has no model '{model}' (it has: {', '.join(sorted({e.model for e in in_table}))})"
+        )
     if benchmark is not None:
         rows = [e for e in rows if e.benchmark == benchmark]
     if setting is not None:
         rows = [e for e in rows if setting in e.setting]
     if not rows:
-        raise PublishedError(f"table '{table}' has no '{benchmark}'{f' ({setting})' if setting else ''} "
-                             f"score for '{model}'")
+        raise PublishedError(
+            f"table '{table}' has no '{benchmark}'{f' ({setting})' if setting else ''} score for '{model}'"
+        )
     return rows

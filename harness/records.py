@@ -213,12 +213,15 @@ def json_schema() -> dict:
 # ---------------------------------------------------------------- build and write
 
 
-def dataset_fingerprint(items: list[ItemOutcome], files: dict[str, str] | None,
-                        source: dict | None = None) -> DatasetFingerprint:
+def dataset_fingerprint(
+    items: list[ItemOutcome], files: dict[str, str] | None, source: dict | None = None
+) -> DatasetFingerprint:
     """Content of the items actually scored, and the data files they came from."""
     lines = sorted(f"{item.doc_id}:{item.doc_hash}" for item in items)
     return DatasetFingerprint(
-        items_sha256=hashlib.sha256("\n".join(lines).encode()).hexdigest(), n_items=len(items), files=files,
+        items_sha256=hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+        n_items=len(items),
+        files=files,
         source=source,
     )
 
@@ -257,8 +260,10 @@ def _build(cell, loaded, result, hardware, memory, versions, run) -> ScoreRecord
         ),
         scores=Scores(primary=result.primary, metrics=result.metrics),
         n_samples=result.n_samples,
-        datasets={task: dataset_fingerprint(items, bench.data.files_of(task), bench.data.source_of(task))
-                  for task, items in by_task.items()},
+        datasets={
+            task: dataset_fingerprint(items, bench.data.files_of(task), bench.data.source_of(task))
+            for task, items in by_task.items()
+        },
         task_config_sha256=result.task_config_sha256,
         seeds=Seeds(**result.seeds),
         hardware=HardwareFacts(**hardware),

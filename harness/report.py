@@ -7,6 +7,7 @@ drawn by tabulate, the page by a jinja2 template with autoescape; plots are matp
 SVG inline, so the page opens from disk with no network. A corrupt record or verdict is
 named in the report and skipped; several records of one cell show the newest, with a note.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,27 +29,35 @@ from harness.claims.evidence import chance_baseline, plain
 from harness.records import RecordError, iter_records, load_items
 from harness.stats import Z95
 
-VERDICT_COLOURS = {"supported": "#1a7f37", "refuted": "#cf222e", "inconclusive": "#9a6700",
-                   "not yet measured": "#57606a", "out of scope": "#8250df"}
+VERDICT_COLOURS = {
+    "supported": "#1a7f37",
+    "refuted": "#cf222e",
+    "inconclusive": "#9a6700",
+    "not yet measured": "#57606a",
+    "out of scope": "#8250df",
+}
 PENDING = ("not yet measured", "not reported for the rival", "published number missing")
 
 
 @dataclass
 class ReportData:
     results_dir: Path = Path("results")
-    cells: dict = field(default_factory=dict)        # (model, benchmark) -> (path, record)
+    cells: dict = field(default_factory=dict)  # (model, benchmark) -> (path, record)
     runs_per_cell: dict = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
-    skipped: list = field(default_factory=list)      # (path, reason)
-    legend: dict = field(default_factory=dict)       # warning text -> key ("w1")
+    skipped: list = field(default_factory=list)  # (path, reason)
+    legend: dict = field(default_factory=dict)  # warning text -> key ("w1")
 
     def key(self, warning: str) -> str:
         return self.legend.setdefault(warning, f"w{len(self.legend) + 1}")
 
     def link(self, path: str) -> str:
         """A record path relative to the report, so links work from disk and on a forge."""
-        return os.path.relpath(path, self.results_dir) if os.path.isabs(path) or path.startswith(
-            str(self.results_dir)) else path
+        return (
+            os.path.relpath(path, self.results_dir)
+            if os.path.isabs(path) or path.startswith(str(self.results_dir))
+            else path
+        )
 
 
 def claim_order(verdict: Verdict) -> tuple:
@@ -92,6 +101,7 @@ def _cell_of(record) -> tuple:
 
 # ---------------------------------------------------------------- plain rows (tables, CSV)
 
+
 def fmt(value, digits: int = 1) -> str:
     """A cell for a reader: numbers rounded, nothing printed for missing values."""
     if value is None:
@@ -105,8 +115,11 @@ def fmt(value, digits: int = 1) -> str:
 
 def setting_of(record: dict) -> str:
     bench = record["benchmark"]
-    return (f"{bench['num_fewshot']}-shot" + (", CoT" if bench["cot"] else "")
-            + (", chat template" if record["model"]["chat_template_applied"] else ""))
+    return (
+        f"{bench['num_fewshot']}-shot"
+        + (", CoT" if bench["cot"] else "")
+        + (", chat template" if record["model"]["chat_template_applied"] else "")
+    )
 
 
 def score_rows(data: ReportData) -> list[dict]:
@@ -115,12 +128,23 @@ def score_rows(data: ReportData) -> list[dict]:
         primary = record["scores"]["primary"]
         value, half = 100 * primary["value"], 100 * Z95 * (primary["stderr"] or 0.0)
         runs = data.runs_per_cell.get((model, bench), 1)
-        rows.append({"model": model, "benchmark": bench, "setting": setting_of(record),
-                     "label": f"{bench} ({setting_of(record)})", "score": round(value, 2),
-                     "ci95_low": round(value - half, 2), "ci95_high": round(value + half, 2),
-                     "n_items": primary["n"], "metric": primary["metric"], "chance": cell_chance(path),
-                     "finished_at": record["timing"]["finished_at"],
-                     "note": f"newest of {runs} runs" if runs > 1 else "", "record": data.link(str(path))})
+        rows.append(
+            {
+                "model": model,
+                "benchmark": bench,
+                "setting": setting_of(record),
+                "label": f"{bench} ({setting_of(record)})",
+                "score": round(value, 2),
+                "ci95_low": round(value - half, 2),
+                "ci95_high": round(value + half, 2),
+                "n_items": primary["n"],
+                "metric": primary["metric"],
+                "chance": cell_chance(path),
+                "finished_at": record["timing"]["finished_at"],
+                "note": f"newest of {runs} runs" if runs > 1 else "",
+                "record": data.link(str(path)),
+            }
+        )
     return rows
 
 
@@ -141,16 +165,37 @@ def reproduction_rows(data: ReportData) -> list[dict]:
             if key in seen:
                 continue
             seen.add(key)
-            rows.append({"model": row.model, "benchmark": row.label, "measured": row.measured, "ci95": row.ci95,
-                         "published": row.published, "gap": row.gap, "published_setting": row.published_setting,
-                         "status": row.status, "source": row.published_source or "",
-                         "record": data.link(row.record) if row.record else ""})
+            rows.append(
+                {
+                    "model": row.model,
+                    "benchmark": row.label,
+                    "measured": row.measured,
+                    "ci95": row.ci95,
+                    "published": row.published,
+                    "gap": row.gap,
+                    "published_setting": row.published_setting,
+                    "status": row.status,
+                    "source": row.published_source or "",
+                    "record": data.link(row.record) if row.record else "",
+                }
+            )
     return rows
 
 
 def claim_rows(data: ReportData) -> list[dict]:
-    return [{"label": v.label, "claim": v.claim, "verdict": v.verdict, "rival": v.rival_chosen,
-             "why": v.why, "said_by": v.said_by, "when": v.when, "reason": v.reason} for v in data.verdicts]
+    return [
+        {
+            "label": v.label,
+            "claim": v.claim,
+            "verdict": v.verdict,
+            "rival": v.rival_chosen,
+            "why": v.why,
+            "said_by": v.said_by,
+            "when": v.when,
+            "reason": v.reason,
+        }
+        for v in data.verdicts
+    ]
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -158,8 +203,10 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else fmt(v, 2) if v is None else v
-                          for k, v in row.items()} for row in rows)
+        writer.writerows(
+            {k: json.dumps(v) if isinstance(v, (list, dict)) else fmt(v, 2) if v is None else v for k, v in row.items()}
+            for row in rows
+        )
     atomic.write_bytes(path, buffer.getvalue().encode())
 
 
@@ -176,14 +223,26 @@ def evidence_rows(data: ReportData, comparison) -> tuple[list[list], list[str]]:
             status = f"{row.status}: {row.status_detail}"
         elif row.power_note:
             status += f"; {row.power_note}"
-        table.append([row.label, fmt(row.subject), fmt(row.rival),
-                      f"{row.difference:+.1f} {fmt(row.ci95)}".strip() if row.difference is not None else "",
-                      fmt(row.p_holm, 3) if row.p_holm is not None else "", fmt(row.n_items),
-                      fmt(row.mde), fmt(row.chance), status, notes, [data.link(r) for r in row.records]])
+        table.append(
+            [
+                row.label,
+                fmt(row.subject),
+                fmt(row.rival),
+                f"{row.difference:+.1f} {fmt(row.ci95)}".strip() if row.difference is not None else "",
+                fmt(row.p_holm, 3) if row.p_holm is not None else "",
+                fmt(row.n_items),
+                fmt(row.mde),
+                fmt(row.chance),
+                status,
+                notes,
+                [data.link(r) for r in row.records],
+            ]
+        )
     return table, pending
 
 
 # ---------------------------------------------------------------- plots (matplotlib -> SVG)
+
 
 def _svg(figure) -> str:
     import matplotlib.pyplot as plt
@@ -192,17 +251,22 @@ def _svg(figure) -> str:
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog: the SVG sits inside HTML
+    return text[text.index("<svg") :]  # drop the XML prolog: the SVG sits inside HTML
 
 
 def forest_plot(verdict: Verdict) -> str | None:
     """Differences (subject - rival, points) with 95% CIs, one line per tested row."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(f"{r.label[:48]} vs {c.rival[:24]}", r.difference, r.ci95)
-            for c in verdict.comparisons for r in c.rows if r.ci95]
+    rows = [
+        (f"{r.label[:48]} vs {c.rival[:24]}", r.difference, r.ci95)
+        for c in verdict.comparisons
+        for r in c.rows
+        if r.ci95
+    ]
     if not rows:
         return None
     figure, axes = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.0))
@@ -218,19 +282,26 @@ def forest_plot(verdict: Verdict) -> str | None:
 def benchmark_bars(label: str, scores: list[dict], reproductions: list[dict]) -> str:
     """Measured score per model (95% CI) beside the published number for that model."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = [row["model"] for row in scores]
-    published = {r["model"]: r["published"] for r in reproductions if r["benchmark"] == label
-                 and r.get("published") is not None}
+    published = {
+        r["model"]: r["published"] for r in reproductions if r["benchmark"] == label and r.get("published") is not None
+    }
     figure, axes = plt.subplots(figsize=(1.8 * len(models) + 2, 3))
     xs = range(len(models))
     measured = [row["score"] for row in scores]
     errors = [row["score"] - row["ci95_low"] for row in scores]
     axes.bar([x - 0.2 for x in xs], measured, width=0.4, yerr=errors, capsize=4, color="#0969da", label="measured")
-    axes.bar([x + 0.2 for x in xs], [published.get(m, 0) for m in models], width=0.4, color="#bf8700",
-             label="published (its own setting)")
+    axes.bar(
+        [x + 0.2 for x in xs],
+        [published.get(m, 0) for m in models],
+        width=0.4,
+        color="#bf8700",
+        label="published (its own setting)",
+    )
     axes.set_xticks(list(xs), models, fontsize=8)
     axes.set_ylabel("score (%)")
     axes.set_title(label, fontsize=9)
@@ -239,6 +310,7 @@ def benchmark_bars(label: str, scores: list[dict], reproductions: list[dict]) ->
 
 
 # ---------------------------------------------------------------- Markdown (tabulate)
+
 
 def md_table(headers: list[str], rows: list[list]) -> str:
     clean = [[str(cell).replace("|", "\\|").replace("\n", " ") for cell in row] for row in rows]
@@ -251,14 +323,25 @@ def summary_rows(data: ReportData, link) -> list[list]:
 
 def markdown(data: ReportData) -> str:
     details = [line for verdict in data.verdicts for line in claim_markdown(data, verdict)]
-    parts = ["# Benchmark-claim report", "",
-             "Each claim, its verdict, why (the rows that decided it) and the rival row used; details and "
-             "evidence follow. Verdict rules: README, *Quantifiers*.", "",
-             md_table(["", "claim", "verdict", "why", "rival"],
-                      summary_rows(data, lambda v: f"[{v.statement.english or v.claim}](#claim-{v.claim})")), ""]
+    parts = [
+        "# Benchmark-claim report",
+        "",
+        "Each claim, its verdict, why (the rows that decided it) and the rival row used; details and "
+        "evidence follow. Verdict rules: README, *Quantifiers*.",
+        "",
+        md_table(
+            ["", "claim", "verdict", "why", "rival"],
+            summary_rows(data, lambda v: f"[{v.statement.english or v.claim}](#claim-{v.claim})"),
+        ),
+        "",
+    ]
     if data.legend:
-        parts += ["**Warnings legend** (cited by key in the tables below):", "",
-                  "; ".join(f"**{key}** {text}" for text, key in data.legend.items()), ""]
+        parts += [
+            "**Warnings legend** (cited by key in the tables below):",
+            "",
+            "; ".join(f"**{key}** {text}" for text, key in data.legend.items()),
+            "",
+        ]
     parts += scores_markdown(data)
     parts += ["## Claims in detail", ""] + details
     if data.skipped:
@@ -273,43 +356,92 @@ def scores_markdown(data: ReportData) -> list[str]:
     models = sorted({r["model"] for r in scores})
     labels = sorted({r["label"] for r in scores})
     by_cell = {(r["model"], r["label"]): r for r in scores}
-    grid = [[m] + [(f"{by_cell[m, b]['score']:.1f} [{by_cell[m, b]['ci95_low']:.1f}, {by_cell[m, b]['ci95_high']:.1f}] "
-                    f"n={by_cell[m, b]['n_items']}"
-                    + (f", chance {by_cell[m, b]['chance']:.1f}" if by_cell[m, b]["chance"] is not None else "")
-                    + (f" ({by_cell[m, b]['note']})" if by_cell[m, b]["note"] else ""))
-                   if (m, b) in by_cell else "not run" for b in labels] for m in models]
-    parts = ["## Scores (models x benchmarks)", "",
-             "Scores in %, with 95% confidence intervals; each from a record under `records/` "
-             "(paths in `tables/scores.csv`).", "", md_table(["model", *labels], grid), ""]
+    grid = [
+        [m]
+        + [
+            (
+                f"{by_cell[m, b]['score']:.1f} [{by_cell[m, b]['ci95_low']:.1f}, {by_cell[m, b]['ci95_high']:.1f}] "
+                f"n={by_cell[m, b]['n_items']}"
+                + (f", chance {by_cell[m, b]['chance']:.1f}" if by_cell[m, b]["chance"] is not None else "")
+                + (f" ({by_cell[m, b]['note']})" if by_cell[m, b]["note"] else "")
+            )
+            if (m, b) in by_cell
+            else "not run"
+            for b in labels
+        ]
+        for m in models
+    ]
+    parts = [
+        "## Scores (models x benchmarks)",
+        "",
+        "Scores in %, with 95% confidence intervals; each from a record under `records/` "
+        "(paths in `tables/scores.csv`).",
+        "",
+        md_table(["model", *labels], grid),
+        "",
+    ]
     repro = reproduction_rows(data)
     if repro:
-        parts += ["## Measured next to published", "", md_table(
-            ["model", "benchmark (our setting)", "measured [95% CI]", "published (its setting)", "gap", "status"],
-            [[r["model"], r["benchmark"], f"{fmt(r['measured'])} {fmt(r['ci95'])}" if r["measured"] is not None
-              else "not run", f"{fmt(r['published'])} {r['published_setting'] or ''}", fmt(r["gap"]), r["status"]]
-             for r in repro]), ""]
+        parts += [
+            "## Measured next to published",
+            "",
+            md_table(
+                ["model", "benchmark (our setting)", "measured [95% CI]", "published (its setting)", "gap", "status"],
+                [
+                    [
+                        r["model"],
+                        r["benchmark"],
+                        f"{fmt(r['measured'])} {fmt(r['ci95'])}" if r["measured"] is not None else "not run",
+                        f"{fmt(r['published'])} {r['published_setting'] or ''}",
+                        fmt(r["gap"]),
+                        r["status"],
+                    ]
+                    for r in repro
+                ],
+            ),
+            "",
+        ]
     return parts
 
 
 def claim_markdown(data: ReportData, verdict: Verdict) -> list[str]:
-    lines = [f'<a id="claim-{verdict.claim}"></a>', "",
-             f"### {verdict.label} {verdict.claim}: **{verdict.verdict.upper()}**", "",
-             f"> {verdict.statement.english or verdict.statement.original} — {verdict.said_by}, {verdict.when}", ""]
+    lines = [
+        f'<a id="claim-{verdict.claim}"></a>',
+        "",
+        f"### {verdict.label} {verdict.claim}: **{verdict.verdict.upper()}**",
+        "",
+        f"> {verdict.statement.english or verdict.statement.original} — {verdict.said_by}, {verdict.when}",
+        "",
+    ]
     if verdict.semantics:
         lines += [f"*Read as* ({verdict.quantifier}): {verdict.semantics}", ""]
     if verdict.margin is not None:
         lines += [f"*Margin* {verdict.margin:g} points: {verdict.margin_reason}", ""]
     if verdict.proxy:
         lines += ["*About a proxy*: " + "; ".join(verdict.proxy), ""]
-    lines += [f"*Why*: {verdict.why}", "", f"Evidence: [`verdicts/{verdict.claim}.json`](verdicts/{verdict.claim}.json)", ""]
+    lines += [
+        f"*Why*: {verdict.why}",
+        "",
+        f"Evidence: [`verdicts/{verdict.claim}.json`](verdicts/{verdict.claim}.json)",
+        "",
+    ]
     if verdict.sensitivity:
-        lines += ["*Other rival rows* (same rule): " + "; ".join(
-            f"{a.rival}: {a.verdict}" for a in verdict.sensitivity)
-            + (" — the verdict depends on the rival chosen." if verdict.depends_on_rival
-               else " — the verdict does not depend on the rival chosen."), ""]
+        lines += [
+            "*Other rival rows* (same rule): "
+            + "; ".join(f"{a.rival}: {a.verdict}" for a in verdict.sensitivity)
+            + (
+                " — the verdict depends on the rival chosen."
+                if verdict.depends_on_rival
+                else " — the verdict does not depend on the rival chosen."
+            ),
+            "",
+        ]
     if verdict.rule_checks:
-        lines += ["*The same rule on other pairs*: " + "; ".join(
-            f"{c.subject} vs {c.rival}: {c.verdict} ({c.why})" for c in verdict.rule_checks), ""]
+        lines += [
+            "*The same rule on other pairs*: "
+            + "; ".join(f"{c.subject} vs {c.rival}: {c.verdict} ({c.why})" for c in verdict.rule_checks),
+            "",
+        ]
     for comparison in verdict.comparisons:
         if evidence_rows(data, comparison)[0]:
             lines += comparison_markdown(data, comparison)
@@ -323,12 +455,32 @@ def claim_markdown(data: ReportData, verdict: Verdict) -> list[str]:
 
 def comparison_markdown(data: ReportData, comparison) -> list[str]:
     table, pending = evidence_rows(data, comparison)
-    lines = [f"**{comparison.subject} vs {comparison.rival}** — {comparison.evidence}: *{comparison.verdict}*"
-             + (f" (rival row: {comparison.rival_why})" if comparison.rival_why else ""), ""]
+    lines = [
+        f"**{comparison.subject} vs {comparison.rival}** — {comparison.evidence}: *{comparison.verdict}*"
+        + (f" (rival row: {comparison.rival_why})" if comparison.rival_why else ""),
+        "",
+    ]
     if table:
         table = [row[:-1] + [" ".join(f"[record]({path})" for path in row[-1])] for row in table]
-        lines += [md_table(["benchmark (setting)", "subject", "rival", "difference [95% CI]", "p (Holm)", "n",
-                            "MDE (80%)", "chance", "outcome", "warnings", "evidence"], table), ""]
+        lines += [
+            md_table(
+                [
+                    "benchmark (setting)",
+                    "subject",
+                    "rival",
+                    "difference [95% CI]",
+                    "p (Holm)",
+                    "n",
+                    "MDE (80%)",
+                    "chance",
+                    "outcome",
+                    "warnings",
+                    "evidence",
+                ],
+                table,
+            ),
+            "",
+        ]
     sources = comparison_sources(comparison)
     if sources:
         lines += ["Sources: " + "; ".join(sources), ""]
@@ -358,8 +510,11 @@ def comparison_sources(comparison) -> list[str]:
 
 # ---------------------------------------------------------------- HTML (jinja2)
 
+
 def _environment() -> Environment:
-    environment = Environment(loader=PackageLoader("harness", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    environment = Environment(
+        loader=PackageLoader("harness", "templates"), autoescape=select_autoescape(["html", "j2"])
+    )
     environment.filters["fmt"] = fmt
     return environment
 
@@ -367,9 +522,14 @@ def _environment() -> Environment:
 def html_page(data: ReportData) -> str:
     scores = score_rows(data)
     repro = reproduction_rows(data)
-    charts = [Markup(benchmark_bars(label, [s for s in scores if s["label"] == label],
-                                    [dict(r, benchmark=r["benchmark"]) for r in repro]))
-              for label in sorted({s["label"] for s in scores})]
+    charts = [
+        Markup(
+            benchmark_bars(
+                label, [s for s in scores if s["label"] == label], [dict(r, benchmark=r["benchmark"]) for r in repro]
+            )
+        )
+        for label in sorted({s["label"] for s in scores})
+    ]
     cards = []
     for verdict in data.verdicts:
         plot = forest_plot(verdict)
@@ -378,25 +538,45 @@ def html_page(data: ReportData) -> str:
             table, _ = evidence_rows(data, comparison)
             if table:
                 comparisons.append({"c": comparison, "rows": table, "sources": comparison_sources(comparison)})
-        cards.append({"v": verdict, "plot": Markup(plot) if plot else "", "comparisons": comparisons,
-                      "pending": pending_line(data, verdict).replace("*", ""),
-                      "colour": VERDICT_COLOURS.get(verdict.verdict, "#57606a")})
+        cards.append(
+            {
+                "v": verdict,
+                "plot": Markup(plot) if plot else "",
+                "comparisons": comparisons,
+                "pending": pending_line(data, verdict).replace("*", ""),
+                "colour": VERDICT_COLOURS.get(verdict.verdict, "#57606a"),
+            }
+        )
     counts = {}
     for verdict in data.verdicts:
         counts[verdict.verdict] = counts.get(verdict.verdict, 0) + 1
-    return _environment().get_template("report.html.j2").render(
-        verdicts=data.verdicts, cards=cards, scores=scores, repro=repro, charts=charts, legend=data.legend,
-        skipped=[reason for _, reason in data.skipped], colours=VERDICT_COLOURS,
-        summary=", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            verdicts=data.verdicts,
+            cards=cards,
+            scores=scores,
+            repro=repro,
+            charts=charts,
+            legend=data.legend,
+            skipped=[reason for _, reason in data.skipped],
+            colours=VERDICT_COLOURS,
+            summary=", ".join(f"{n} {name}" for name, n in sorted(counts.items())),
+        )
+    )
 
 
 def write_report(results_dir: Path) -> dict:
     """Write REPORT.md, report.html and tables/*.csv under results_dir; return their paths."""
     data = collect(results_dir)
-    outputs = {"markdown": results_dir / "REPORT.md", "html": results_dir / "report.html",
-               "scores_csv": results_dir / "tables" / "scores.csv",
-               "reproduction_csv": results_dir / "tables" / "measured_vs_published.csv",
-               "claims_csv": results_dir / "tables" / "claims.csv"}
+    outputs = {
+        "markdown": results_dir / "REPORT.md",
+        "html": results_dir / "report.html",
+        "scores_csv": results_dir / "tables" / "scores.csv",
+        "reproduction_csv": results_dir / "tables" / "measured_vs_published.csv",
+        "claims_csv": results_dir / "tables" / "claims.csv",
+    }
     atomic.write_bytes(outputs["markdown"], markdown(data).encode())
     atomic.write_bytes(outputs["html"], html_page(data).encode())
     write_csv(outputs["scores_csv"], score_rows(data))
@@ -419,6 +599,7 @@ def main() -> None:
     import hydra
 
     from harness import CONFIG_DIR
+
     hydra.main(config_path=str(CONFIG_DIR), config_name="report", version_base="1.3")(_main)()
 
 

@@ -75,8 +75,9 @@ def run_cell(loaded: LoadedModel, cell: CellPlan, cfg: RunConfig, run_info: dict
     return records.write_record(cell, record, result.items)
 
 
-def run_model(model_name: str, benchmarks: list[BenchmarkPlan], cfg: RunConfig, run_info: dict,
-              summary: RunSummary) -> None:
+def run_model(
+    model_name: str, benchmarks: list[BenchmarkPlan], cfg: RunConfig, run_info: dict, summary: RunSummary
+) -> None:
     """Load one model once, only if it has unfinished cells, and run them."""
     try:
         fingerprint = source_fingerprint(model_name, cfg.model[model_name], cfg.cache_dir)
@@ -88,8 +89,12 @@ def run_model(model_name: str, benchmarks: list[BenchmarkPlan], cfg: RunConfig, 
     todo = cells_to_compute(cells, cfg)
     summary.skipped += [c.record_path for c in cells if c not in todo]
     if len(todo) < len(cells):
-        log.info("%s: %d of %d cells already done, skipped (force=true recomputes)",
-                 model_name, len(cells) - len(todo), len(cells))
+        log.info(
+            "%s: %d of %d cells already done, skipped (force=true recomputes)",
+            model_name,
+            len(cells) - len(todo),
+            len(cells),
+        )
     if not todo:
         return
     log.info("loading %s", model_name)
@@ -100,8 +105,13 @@ def run_model(model_name: str, benchmarks: list[BenchmarkPlan], cfg: RunConfig, 
         summary.failures.append((model_name, None, str(error)))
         return
     summary.model_loads += 1
-    log.info("%s loaded in %.1fs (%s %s)", model_name, loaded.info["load_seconds"], fingerprint["kind"],
-             fingerprint["value"][:16])
+    log.info(
+        "%s loaded in %.1fs (%s %s)",
+        model_name,
+        loaded.info["load_seconds"],
+        fingerprint["kind"],
+        fingerprint["value"][:16],
+    )
     for cell in todo:
         try:
             path = run_cell(loaded, cell, cfg, run_info)

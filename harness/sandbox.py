@@ -16,6 +16,7 @@ refuses, unless the config accepts running with network and without isolation
 (`accept_unisolated=True`), in which case only the limits, the timeout and a temporary
 working directory apply.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,8 +75,8 @@ class Limits:
 
 @dataclass
 class Outcome:
-    passed: bool        # exit status 0 within the limits
-    status: str         # "passed", "failed", "timeout", "output limit"
+    passed: bool  # exit status 0 within the limits
+    status: str  # "passed", "failed", "timeout", "output limit"
     returncode: int | None
     stdout: str
     stderr: str
@@ -85,7 +86,7 @@ class Outcome:
 # The program that runs first inside the new namespaces (as root, before dropping to
 # nobody): it forks the sandboxed process as PID 1 of the new PID namespace, so that when
 # that process ends, everything it started is killed by the kernel.
-INSIDE = r'''
+INSIDE = r"""
 import ctypes, os, resource, sys
 libc = ctypes.CDLL(None, use_errno=True)
 def mount(source, target, kind, flags, data):
@@ -117,7 +118,7 @@ os.setgroups([]); os.setgid(65534); os.setuid(65534)
 os.chdir("/tmp/work")
 os.execve(sys.argv[7], [sys.argv[7], "-I", "-S", "main.py"],
           {"PATH": "/usr/bin:/bin", "HOME": "/tmp/work", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
-'''
+"""
 
 
 def _unshare_namespaces() -> None:  # preexec: runs in the child between fork and exec
@@ -178,12 +179,17 @@ def _finish(process: subprocess.Popen, status: str, out: bytes, err: bytes, star
 
 def _run_isolated(code: bytes, limits: Limits) -> Outcome:
     started = time.monotonic()
-    numbers = [limits.cpu_seconds, limits.memory_mb << 20, limits.file_mb << 20, limits.processes,
-               limits.open_files, 0]
-    process = subprocess.Popen([sys.executable, "-I", "-S", "-c", INSIDE, *map(str, numbers), sandbox_python()],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, cwd="/",
-                               preexec_fn=_unshare_namespaces, start_new_session=True)
+    numbers = [limits.cpu_seconds, limits.memory_mb << 20, limits.file_mb << 20, limits.processes, limits.open_files, 0]
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", INSIDE, *map(str, numbers), sandbox_python()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        cwd="/",
+        preexec_fn=_unshare_namespaces,
+        start_new_session=True,
+    )
     process.stdin.write(code)
     process.stdin.close()
     status, out, err = _collect(process, limits, started)
@@ -203,10 +209,16 @@ def _run_unisolated(code: bytes, limits: Limits) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="harness-sandbox-") as work:
         with open(os.path.join(work, "main.py"), "wb") as handle:
             handle.write(code)
-        process = subprocess.Popen([sys.executable, "-I", "-S", "main.py"], cwd=work, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit,
-                                   env={"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"},
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "main.py"],
+            cwd=work,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=limit,
+            env={"PATH": "/usr/bin:/bin", "HOME": work, "LANG": "C.UTF-8"},
+            start_new_session=True,
+        )
         status, out, err = _collect(process, limits, started)
         return _finish(process, status, out, err, started)
 
@@ -217,6 +229,8 @@ def run_untrusted(code: str, limits: Limits = Limits(), accept_unisolated: bool 
     if available:
         return _run_isolated(code.encode(), limits)
     if not accept_unisolated:
-        raise SandboxUnavailable(f"cannot isolate generated code here ({why}); run as root, or set "
-                                 f"sandbox_accept_unisolated=true to run it with network and without isolation")
+        raise SandboxUnavailable(
+            f"cannot isolate generated code here ({why}); run as root, or set "
+            f"sandbox_accept_unisolated=true to run it with network and without isolation"
+        )
     return _run_unisolated(code.encode(), limits)

@@ -31,20 +31,20 @@ class ConfigError(ValueError):
 class LocalData(Strict):
     """Your own benchmark files (harness/localdata.py checks and loads them)."""
 
-    path: str = ""                          # a file, or a directory with one file per split
-    test_split: str = "test"                # split scored (a single file is this split)
-    fewshot_split: Optional[str] = None     # split the few-shot examples come from
+    path: str = ""  # a file, or a directory with one file per split
+    test_split: str = "test"  # split scored (a single file is this split)
+    fewshot_split: Optional[str] = None  # split the few-shot examples come from
     output_type: Literal["multiple_choice", "generate_until"] = "multiple_choice"
-    id_field: Optional[str] = None          # unique per row, checked when given
-    question_field: str = "question"        # multiple_choice: the question
-    context_field: Optional[str] = None     # optional passage shown before the question
-    choices_field: Union[str, list[str]] = "choices"          # a list column, or a list of column names
-    answer_field: str = "answer"            # index into the choices, or the choice text
-    prompt_field: str = "prompt"            # generate_until: the prompt
-    target_field: str = "target"            # generate_until: the expected answer
-    prompt_template: Optional[str] = None   # Jinja over the fields; default "{context}\n{question}\nAnswer:"
-    answer_regex: Optional[str] = None      # generate_until: extract the answer, e.g. "#### (-?[0-9.,]+)"
-    target_delimiter: str = " "             # between prompt and choice/target (lm-eval's default)
+    id_field: Optional[str] = None  # unique per row, checked when given
+    question_field: str = "question"  # multiple_choice: the question
+    context_field: Optional[str] = None  # optional passage shown before the question
+    choices_field: Union[str, list[str]] = "choices"  # a list column, or a list of column names
+    answer_field: str = "answer"  # index into the choices, or the choice text
+    prompt_field: str = "prompt"  # generate_until: the prompt
+    target_field: str = "target"  # generate_until: the expected answer
+    prompt_template: Optional[str] = None  # Jinja over the fields; default "{context}\n{question}\nAnswer:"
+    answer_regex: Optional[str] = None  # generate_until: extract the answer, e.g. "#### (-?[0-9.,]+)"
+    target_delimiter: str = " "  # between prompt and choice/target (lm-eval's default)
     stop: list[str] = Field(default_factory=lambda: ["\n\n"])
     max_gen_toks: int = 64
 
@@ -110,7 +110,9 @@ class BenchmarkConfig(Strict):
     confirm_run_unsafe_code: bool = False  # run model-written code (in harness.sandbox)
     sandbox_accept_unisolated: bool = False  # ...even where it cannot be isolated from network/files
     local_data: Optional[LocalData] = None  # your own files: see harness/localdata.py
-    task_overrides: dict[str, Any] = Field(default_factory=dict)  # set on every lm-eval task config, e.g. {dataset_name: ...}
+    task_overrides: dict[str, Any] = Field(
+        default_factory=dict
+    )  # set on every lm-eval task config, e.g. {dataset_name: ...}
     notes: str = ""
 
     @model_validator(mode="after")

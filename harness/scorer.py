@@ -21,6 +21,7 @@ inside a row would change what they see; batches that can reach past the window 
 rows of equal length only. Requests HFLM would truncate, and sampled generation, go
 through HFLM unchanged. Results match HFLM within float tolerance (tests/test_scorer.py).
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,12 +35,13 @@ from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
 from tqdm import tqdm
 
-GREEDY_KWARGS = {"do_sample", "temperature"}   # generation settings this scorer decodes itself
+GREEDY_KWARGS = {"do_sample", "temperature"}  # generation settings this scorer decodes itself
 
 
 @dataclass
 class Context:
     """One distinct context and the requests that share it."""
+
     tokens: list[int]
     requests: list = field(default_factory=list)  # loglikelihood: (index, continuation); generation: index
 
@@ -47,11 +49,12 @@ class Context:
 @dataclass
 class PrefixNode:
     """A prefix computed once: tokens[start:end] run on top of the parent's cache."""
+
     start: int
     end: int
-    tokens: list[int]                              # the whole prefix, tokens[:end]
+    tokens: list[int]  # the whole prefix, tokens[:end]
     children: list = field(default_factory=list)
-    contexts: list = field(default_factory=list)   # contexts whose own tokens start at `end`
+    contexts: list = field(default_factory=list)  # contexts whose own tokens start at `end`
 
 
 def common_prefix_length(a: list[int], b: list[int]) -> int:
@@ -70,7 +73,7 @@ def build_tree(contexts: list[Context], start: int, min_shared: int) -> PrefixNo
     first, last = contexts[0].tokens, contexts[-1].tokens
     end = max(start, min(common_prefix_length(first, last), min(len(c.tokens) for c in contexts) - 1))
     node = PrefixNode(start, end, first[:end])
-    node.contexts = [c for c in contexts if len(c.tokens) == end + 1]   # nothing left to share
+    node.contexts = [c for c in contexts if len(c.tokens) == end + 1]  # nothing left to share
     rest = [c for c in contexts if len(c.tokens) > end + 1]
     run_start = 0
     for i in range(1, len(rest) + 1):
@@ -80,10 +83,10 @@ def build_tree(contexts: list[Context], start: int, min_shared: int) -> PrefixNo
         if len(group) == 1:
             node.contexts += group
             continue
-        child = build_tree(group, end, min_shared)   # shares tokens[:end + 1]: always deeper
+        child = build_tree(group, end, min_shared)  # shares tokens[:end + 1]: always deeper
         if child.end - end >= min_shared:
             node.children.append(child)
-        else:   # too short to pay for itself: its contexts and subtrees hang off this node
+        else:  # too short to pay for itself: its contexts and subtrees hang off this node
             for grandchild in child.children:
                 grandchild.start = end
             node.children += child.children
@@ -97,13 +100,13 @@ def tree_of(contexts: dict, min_shared: int) -> PrefixNode:
 
 @register_model("hf-prefix-shared")
 class PrefixSharedHFLM(HFLM):
-    tokens_per_batch = 2048    # new tokens per forward pass over the leaves of a node
-    decode_rows = 32           # rows decoded together in generation
-    min_shared = 16            # tokens a shared prefix needs to become its own tree node
+    tokens_per_batch = 2048  # new tokens per forward pass over the leaves of a node
+    decode_rows = 32  # rows decoded together in generation
+    min_shared = 16  # tokens a shared prefix needs to become its own tree node
 
     def __init__(self, *args, memory_mb: int = 2048, **kwargs):
         super().__init__(*args, **kwargs)
-        self.memory_bytes = memory_mb * 2 ** 20
+        self.memory_bytes = memory_mb * 2**20
         config = self.model.config
         text = getattr(config, "text_config", None) or config
         head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
@@ -126,13 +129,22 @@ class PrefixSharedHFLM(HFLM):
                 fallback.append(index)
             else:
                 contexts.setdefault(tuple(context_enc), Context(list(context_enc))).requests.append(
-                    (index, list(continuation_enc)))
+                    (index, list(continuation_enc))
+                )
         if fallback:
-            for index, answer in zip(fallback, super()._loglikelihood_tokens(
-                    [requests[i] for i in fallback], disable_tqdm=True, override_bs=override_bs), strict=True):
+            for index, answer in zip(
+                fallback,
+                super()._loglikelihood_tokens(
+                    [requests[i] for i in fallback], disable_tqdm=True, override_bs=override_bs
+                ),
+                strict=True,
+            ):
                 results[index] = answer
-        progress = tqdm(total=len(requests) - len(fallback), disable=disable_tqdm or self.rank != 0,
-                        desc="Running loglikelihood requests (shared prefixes)")
+        progress = tqdm(
+            total=len(requests) - len(fallback),
+            disable=disable_tqdm or self.rank != 0,
+            desc="Running loglikelihood requests (shared prefixes)",
+        )
 
         def score(node: PrefixNode, cache) -> None:
             longest_continuation = max(len(c) for context in node.contexts for _, c in context.requests)
@@ -160,11 +172,12 @@ class PrefixSharedHFLM(HFLM):
     def _extend(self, parent_cache, node: PrefixNode):
         if node.end == node.start:
             return parent_cache
-        ids = torch.tensor([node.tokens[node.start:node.end]], device=self.device)
+        ids = torch.tensor([node.tokens[node.start : node.end]], device=self.device)
         positions = torch.arange(node.start, node.end, device=self.device)[None]
         cache = copy.deepcopy(parent_cache) if parent_cache is not None else None
-        return self.model(input_ids=ids, position_ids=positions, past_key_values=cache, use_cache=True,
-                          logits_to_keep=1).past_key_values
+        return self.model(
+            input_ids=ids, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1
+        ).past_key_values
 
     def _batches(self, node: PrefixNode, contexts: list[Context], extra_tokens: int, generation: bool = False):
         """Contexts in batches, shortest own part first (less padding), bounded by new tokens
@@ -178,9 +191,13 @@ class PrefixSharedHFLM(HFLM):
         for context in ordered:
             candidate = batch + [context]
             own = len(context.tokens) - node.end
-            if batch and (needs_equal and own != len(batch[0].tokens) - node.end
-                          or len(candidate) > max_rows or len(candidate) * own > self.tokens_per_batch
-                          or self._batch_bytes(node.end + own, candidate, extra_tokens, generation) > self.memory_bytes):
+            if batch and (
+                needs_equal
+                and own != len(batch[0].tokens) - node.end
+                or len(candidate) > max_rows
+                or len(candidate) * own > self.tokens_per_batch
+                or self._batch_bytes(node.end + own, candidate, extra_tokens, generation) > self.memory_bytes
+            ):
                 yield batch
                 candidate = [context]
             batch = candidate
@@ -206,14 +223,21 @@ class PrefixSharedHFLM(HFLM):
         pad = self.tokenizer.pad_token_id or 0
         ids = torch.tensor([[pad] * (width - len(o)) + o for o in own], device=device)
         own_mask = torch.tensor([[0] * (width - len(o)) + [1] * len(o) for o in own], device=device)
-        positions = torch.tensor([[start] * (width - len(o)) + list(range(start, start + len(o))) for o in own],
-                                 device=device)
+        positions = torch.tensor(
+            [[start] * (width - len(o)) + list(range(start, start + len(o))) for o in own], device=device
+        )
         mask = torch.cat([torch.ones(len(batch), start, dtype=own_mask.dtype, device=device), own_mask], dim=1)
         if cache is not None:
             cache = copy.deepcopy(cache)
             cache.batch_repeat_interleave(len(batch))
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                         use_cache=True, logits_to_keep=1)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         return out.logits[:, -1].float(), out.past_key_values, mask
 
     def _score_batch(self, node: PrefixNode, cache, batch: list[Context]):
@@ -224,7 +248,7 @@ class PrefixSharedHFLM(HFLM):
         tails = self._continuation_logprobs(cache, mask, batch, rows) if any(len(c) > 1 for *_, c in rows) else None
         answers = []
         for row, (b, index, continuation) in enumerate(rows):
-            steps = [first[b]] + ([tails[row, :len(continuation) - 1]] if len(continuation) > 1 else [])
+            steps = [first[b]] + ([tails[row, : len(continuation) - 1]] if len(continuation) > 1 else [])
             logprobs = torch.cat([s.reshape(-1, first.shape[-1]) for s in steps])
             targets = torch.tensor(continuation, device=self.device)
             total = logprobs.gather(1, targets[:, None]).sum().item()
@@ -242,8 +266,13 @@ class PrefixSharedHFLM(HFLM):
         tail_mask = torch.tensor([[1] * (len(c) - 1) + [0] * (width - len(c) + 1) for *_, c in rows], device=device)
         ends = [len(batch[b].tokens) for b, *_ in rows]
         positions = torch.tensor([[end + i for i in range(width)] for end in ends], device=device)
-        out = self.model(input_ids=ids, attention_mask=torch.cat([mask[owner], tail_mask], dim=1),
-                         position_ids=positions, past_key_values=cache, use_cache=True)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=torch.cat([mask[owner], tail_mask], dim=1),
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+        )
         return F.log_softmax(out.logits.float(), dim=-1)
 
     # ------------------------------------------------------------ generation
@@ -258,28 +287,38 @@ class PrefixSharedHFLM(HFLM):
         for indices in groups.values():
             gen_kwargs = requests[indices[0]].args[1]
             kwargs = normalize_gen_kwargs(gen_kwargs, self.max_gen_toks)
-            if set(kwargs) - GREEDY_KWARGS - {"until", "max_gen_toks"} or kwargs.get("do_sample") \
-                    or self.think_end_token is not None or self.backend != "causal":
+            if (
+                set(kwargs) - GREEDY_KWARGS - {"until", "max_gen_toks"}
+                or kwargs.get("do_sample")
+                or self.think_end_token is not None
+                or self.backend != "causal"
+            ):
                 answers = super().generate_until([requests[i] for i in indices], disable_tqdm=disable_tqdm)
             else:
-                answers = self._generate_greedy([requests[i].args[0] for i in indices], gen_kwargs, kwargs,
-                                                disable_tqdm)
+                answers = self._generate_greedy(
+                    [requests[i].args[0] for i in indices], gen_kwargs, kwargs, disable_tqdm
+                )
             for index, answer in zip(indices, answers, strict=True):
                 results[index] = answer
         return results
 
     def _generate_greedy(self, texts: list[str], gen_kwargs: dict, kwargs: dict, disable_tqdm: bool) -> list[str]:
-        until = handle_stop_sequences(kwargs.get("until"), eos=self.tok_decode(self.eot_token_id,
-                                                                              skip_special_tokens=False))
+        until = handle_stop_sequences(
+            kwargs.get("until"), eos=self.tok_decode(self.eot_token_id, skip_special_tokens=False)
+        )
         max_new = kwargs["max_gen_toks"]
         contexts: dict = {}
         for index, text in enumerate(texts):
-            tokens = self.tok_batch_encode([text], left_truncate_len=self.max_length - max_new,
-                                           truncation=self.truncation)[0][0].tolist()
+            tokens = self.tok_batch_encode(
+                [text], left_truncate_len=self.max_length - max_new, truncation=self.truncation
+            )[0][0].tolist()
             contexts.setdefault(tuple(tokens), Context(tokens)).requests.append(index)
         outputs: list = [None] * len(texts)
-        progress = tqdm(total=len(texts), disable=disable_tqdm or self.rank != 0,
-                        desc="Running generate_until requests (shared prefixes)")
+        progress = tqdm(
+            total=len(texts),
+            disable=disable_tqdm or self.rank != 0,
+            desc="Running generate_until requests (shared prefixes)",
+        )
         stopper = Stopper(self, until, max_new)
 
         def generate(node: PrefixNode, cache) -> None:
@@ -314,9 +353,14 @@ class PrefixSharedHFLM(HFLM):
                 mask, next_positions = mask[selector], next_positions[selector]
                 active, chosen = [active[i] for i in keep], [chosen[i] for i in keep]
             mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype, device=self.device)], dim=1)
-            out = self.model(input_ids=torch.tensor(chosen, device=self.device)[:, None], attention_mask=mask,
-                             position_ids=next_positions[:, None], past_key_values=cache, use_cache=True,
-                             logits_to_keep=1)
+            out = self.model(
+                input_ids=torch.tensor(chosen, device=self.device)[:, None],
+                attention_mask=mask,
+                position_ids=next_positions[:, None],
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
             last_logits, cache, next_positions = out.logits[:, -1].float(), out.past_key_values, next_positions + 1
 
 

@@ -4,6 +4,7 @@ scipy and numpy do the arithmetic (binomial test, normal quantiles, one vectoris
 bootstrap); this module only says which test answers which question. Standard errors of
 clustered items follow Miller, "Adding Error Bars to Evals" (arXiv:2411.00640), eq. 4.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,13 +30,13 @@ def normal_two_sided_p(z: float) -> float:
 
 @dataclass
 class Difference:
-    estimate: float          # A minus B
-    low: float               # 95% CI
+    estimate: float  # A minus B
+    low: float  # 95% CI
     high: float
     p_value: float
     method: str
-    mde: float | None = None          # minimum detectable effect at 80% power, same unit
-    mde_basis: str = ""               # how the MDE was computed (n, discordance)
+    mde: float | None = None  # minimum detectable effect at 80% power, same unit
+    mde_basis: str = ""  # how the MDE was computed (n, discordance)
 
 
 def _resample_means(diffs: list[np.ndarray], iterations: int, seed: int) -> np.ndarray:
@@ -49,8 +50,9 @@ def _resample_means(diffs: list[np.ndarray], iterations: int, seed: int) -> np.n
     return totals / len(diffs)
 
 
-def paired_bootstrap(a_by_stratum: dict, b_by_stratum: dict, iterations: int = 2000,
-                     seed: int = 0) -> tuple[float, float, float]:
+def paired_bootstrap(
+    a_by_stratum: dict, b_by_stratum: dict, iterations: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """Macro-mean difference (mean over strata of per-stratum mean A - B) with a 95%
     percentile CI; items are resampled in pairs within each stratum."""
     estimate, low, high, _ = _bootstrap(a_by_stratum, b_by_stratum, iterations, seed)
@@ -75,15 +77,28 @@ def paired_difference(a: dict, b: dict, iterations: int = 2000, seed: int = 0) -
     if np.isin(x, (0, 1)).all() and np.isin(y, (0, 1)).all():
         only_a, only_b = int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())
         discordance = (only_a + only_b) / len(x)
-        return Difference(estimate, low, high, mcnemar_exact(only_a, only_b), "McNemar exact (paired 0/1)",
-                          mde_paired(len(x), discordance),
-                          f"n={len(x)} paired items, discordance {discordance:.1%}")
+        return Difference(
+            estimate,
+            low,
+            high,
+            mcnemar_exact(only_a, only_b),
+            "McNemar exact (paired 0/1)",
+            mde_paired(len(x), discordance),
+            f"n={len(x)} paired items, discordance {discordance:.1%}",
+        )
     # bootstrap p-value: how often the resampled difference crosses zero, two-sided
     share = min((samples <= 0).sum(), (samples >= 0).sum())
     p_value = min(1.0, 2 * (share + 1) / (iterations + 1))
     sd = float(np.std(x - y, ddof=1)) if len(x) > 1 else 0.0
-    return Difference(estimate, low, high, p_value, "paired bootstrap",
-                      (Z95 + norm.ppf(POWER)) * sd / math.sqrt(len(x)), f"n={len(x)} paired items, SD of differences")
+    return Difference(
+        estimate,
+        low,
+        high,
+        p_value,
+        "paired bootstrap",
+        (Z95 + norm.ppf(POWER)) * sd / math.sqrt(len(x)),
+        f"n={len(x)} paired items, SD of differences",
+    )
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -109,9 +124,15 @@ def unpaired_difference(a: float, b: float, n: int) -> Difference:
     stderr = math.hypot(binomial_stderr(a, n), binomial_stderr(b, n))
     diff = a - b
     p_value = normal_two_sided_p(diff / stderr) if stderr else (0.0 if diff else 1.0)
-    return Difference(diff, diff - Z95 * stderr, diff + Z95 * stderr, p_value,
-                      f"unpaired z-test, n={n} items each", mde_from_stderr(stderr),
-                      f"n={n} items each, unpaired (no item data, discordance unknown)")
+    return Difference(
+        diff,
+        diff - Z95 * stderr,
+        diff + Z95 * stderr,
+        p_value,
+        f"unpaired z-test, n={n} items each",
+        mde_from_stderr(stderr),
+        f"n={n} items each, unpaired (no item data, discordance unknown)",
+    )
 
 
 def mde_from_stderr(stderr: float, alpha: float = 0.05, power: float = POWER) -> float:
@@ -134,7 +155,7 @@ def clustered_stderr(values: list[float], clusters: list) -> float:
     labels = np.asarray(clusters)
     residuals = x - x.mean()
     sums = np.array([residuals[labels == c].sum() for c in np.unique(labels)])
-    return float(math.sqrt((sums ** 2).sum()) / len(x))
+    return float(math.sqrt((sums**2).sum()) / len(x))
 
 
 def equivalent(diff: Difference, margin: float) -> bool:

@@ -1,4 +1,5 @@
 """`python -m harness.verify [claims=...]`: judge claims, write results/verdicts/<claim>.json."""
+
 from __future__ import annotations
 
 import sys
@@ -36,9 +37,14 @@ def verify(names: list[str] | None, results_dir: Path, iterations: int) -> list[
     records = readable_records(results_dir)
     verdicts = []
     for claim in claims:
-        verdict = judge(claim, records, entries, load_items, iterations).model_copy(update={
-            "schema_version": VERDICT_SCHEMA, "kind": "claim-harness/verdict",
-            "judged_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions()})
+        verdict = judge(claim, records, entries, load_items, iterations).model_copy(
+            update={
+                "schema_version": VERDICT_SCHEMA,
+                "kind": "claim-harness/verdict",
+                "judged_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "versions": versions(),
+            }
+        )
         atomic.write_json(results_dir / "verdicts" / f"{claim.id}.json", verdict.dump())
         verdicts.append(verdict.dump())
     return verdicts

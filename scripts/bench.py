@@ -16,6 +16,7 @@ Data: the shipped hub-dataset mirror (harness/hub_mirror). The machine may be sh
 the load average is printed; ratios within one run are what count.
     python scripts/bench.py [--model smollm2_135m_instruct] [--write BENCHMARKS.md]
 """
+
 from __future__ import annotations
 
 import os
@@ -48,10 +49,10 @@ from harness.schema import parse_run_config  # noqa: E402
 @dataclass
 class Family:
     name: str
-    tasks: list           # lm-eval task or group names
+    tasks: list  # lm-eval task or group names
     shots: int
-    items: int            # items per leaf task
-    leaves: int | None = None   # first N leaf tasks of a group (MMLU subjects, BBH subtasks)
+    items: int  # items per leaf task
+    leaves: int | None = None  # first N leaf tasks of a group (MMLU subjects, BBH subtasks)
 
 
 def timed(function):
@@ -67,13 +68,14 @@ def load(model: str, dtype: str, cache: Path | None = None):
 
 # ---------------------------------------------------------------- requests from the mirror
 
+
 def build_tasks(family: Family) -> dict:
     """lm-eval tasks of a family on the shipped mirror's data, requests built for `items`."""
     from lm_eval.tasks import get_task_dict
 
     shipped, configs = mirror.Mirror(), []
     for name in family.tasks:
-        for cfg in list(leaf_configs(name))[:family.leaves]:
+        for cfg in list(leaf_configs(name))[: family.leaves]:
             route = mirror.plan(cfg, shipped, family.shots)
             configs.append(mirror.redirect(cfg, route) if route else cfg)
     tasks = get_task_dict(configs, task_manager())
@@ -90,16 +92,20 @@ def instances(tasks: dict) -> list:
 
 def answer(lm, requests: list) -> list:
     kind = requests[0].request_type
-    return lm.loglikelihood(requests, disable_tqdm=True) if kind == "loglikelihood" \
+    return (
+        lm.loglikelihood(requests, disable_tqdm=True)
+        if kind == "loglikelihood"
         else lm.generate_until(requests, disable_tqdm=True)
+    )
 
 
 # ---------------------------------------------------------------- 1. families vs HFLM
 
+
 def bench_families(families: list[Family], fp32, auto) -> list[dict]:
     from lm_eval.models.huggingface import HFLM
 
-    plain = HFLM(pretrained=fp32.lm.model, tokenizer=fp32.lm.tokenizer, device="cpu")   # batch_size 1
+    plain = HFLM(pretrained=fp32.lm.model, tokenizer=fp32.lm.tokenizer, device="cpu")  # batch_size 1
     rows = []
     for family in families:
         requests = instances(build_tasks(family))
@@ -110,26 +116,38 @@ def bench_families(families: list[Family], fp32, auto) -> list[dict]:
             check = f"max abs delta ll (fp32) {max(abs(a[0] - b[0]) for a, b in zip(expected, got, strict=True)):.1e}"
         else:
             check = f"{sum(a == b for a, b in zip(expected, got, strict=True))}/{len(got)} outputs equal (fp32)"
-        rows.append({"family": family.name, "requests": len(requests), "hflm": baseline, "fp32": ours_fp32,
-                     "auto": ours_auto, "check": check})
+        rows.append(
+            {
+                "family": family.name,
+                "requests": len(requests),
+                "hflm": baseline,
+                "fp32": ours_fp32,
+                "auto": ours_auto,
+                "check": check,
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 
 
 # ---------------------------------------------------------------- 2. fraction of matmul peak
 
+
 def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 8) -> float:
     a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b
     seconds, _ = timed(lambda: [a @ b for _ in range(repeats)])
-    return 2 * size ** 3 * repeats / seconds
+    return 2 * size**3 * repeats / seconds
 
 
 def prefill_flops_per_token(model, tokens: int) -> float:
     """2 FLOPs per weight of every matmul in the layers (the head runs on one position
     only), plus attention scores and values (causal: on average half the sequence)."""
-    weights = sum(p.numel() for name, p in model.named_parameters()
-                  if p.dim() == 2 and "embed" not in name and "lm_head" not in name)
+    weights = sum(
+        p.numel()
+        for name, p in model.named_parameters()
+        if p.dim() == 2 and "embed" not in name and "lm_head" not in name
+    )
     config = getattr(model.config, "text_config", None) or model.config
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     attention = 2 * 2 * config.num_hidden_layers * config.num_attention_heads * head_dim * tokens / 2
@@ -150,13 +168,21 @@ def bench_peak(loaded_by_dtype: dict) -> list[dict]:
         peak = matmul_peak(getattr(torch, dtype_name))
         rate = prefill_rate(loaded.lm.model)
         achieved = rate * prefill_flops_per_token(loaded.lm.model, 512)
-        rows.append({"dtype": dtype_name, "peak_gflops": peak / 1e9, "tokens_per_s": rate,
-                     "model_gflops": achieved / 1e9, "fraction": achieved / peak})
+        rows.append(
+            {
+                "dtype": dtype_name,
+                "peak_gflops": peak / 1e9,
+                "tokens_per_s": rate,
+                "model_gflops": achieved / 1e9,
+                "fraction": achieved / peak,
+            }
+        )
         print(rows[-1], flush=True)
     return rows
 
 
 # ---------------------------------------------------------------- 3. accuracy cost of bf16
+
 
 def chosen_answers(tasks: dict, results: list) -> dict:
     """(task, doc id) -> (chosen choice, gold choice, loglikelihoods)."""
@@ -178,27 +204,35 @@ def bench_accuracy_cost(families: list[Family], fp32, bf16) -> dict:
     for family in families:
         tasks.update(build_tasks(family))
     requests = instances(tasks)
-    full, reduced = chosen_answers(tasks, fp32.lm.loglikelihood(requests, disable_tqdm=True)), \
-        chosen_answers(tasks, bf16.lm.loglikelihood(requests, disable_tqdm=True))
+    full, reduced = (
+        chosen_answers(tasks, fp32.lm.loglikelihood(requests, disable_tqdm=True)),
+        chosen_answers(tasks, bf16.lm.loglikelihood(requests, disable_tqdm=True)),
+    )
     keys = sorted(full)
     agree = sum(full[k][0] == reduced[k][0] for k in keys)
     worst = max(abs(a - b) for k in keys for a, b in zip(full[k][2], reduced[k][2], strict=True))
     by_task_bf16, by_task_fp32 = defaultdict(list), defaultdict(list)
-    for task, doc in keys:   # 0/1 correct: McNemar's exact test; the margin is 1 point = 0.01
+    for task, doc in keys:  # 0/1 correct: McNemar's exact test; the margin is 1 point = 0.01
         by_task_bf16[task].append(int(reduced[(task, doc)][0] == reduced[(task, doc)][1]))
         by_task_fp32[task].append(int(full[(task, doc)][0] == full[(task, doc)][1]))
     difference = stats.paired_difference(dict(by_task_bf16), dict(by_task_fp32))
-    result = {"items": len(keys), "requests": len(requests), "agreement": agree / len(keys),
-              "max_abs_delta_ll": worst,
-              "accuracy_fp32": 100 * sum(map(sum, by_task_fp32.values())) / len(keys),
-              "accuracy_bf16": 100 * sum(map(sum, by_task_bf16.values())) / len(keys),
-              "difference": difference, "equivalent_1pt": stats.equivalent(difference, 0.01),
-              "tasks": {task: len(v) for task, v in by_task_fp32.items()}}
+    result = {
+        "items": len(keys),
+        "requests": len(requests),
+        "agreement": agree / len(keys),
+        "max_abs_delta_ll": worst,
+        "accuracy_fp32": 100 * sum(map(sum, by_task_fp32.values())) / len(keys),
+        "accuracy_bf16": 100 * sum(map(sum, by_task_bf16.values())) / len(keys),
+        "difference": difference,
+        "equivalent_1pt": stats.equivalent(difference, 0.01),
+        "tasks": {task: len(v) for task, v in by_task_fp32.items()},
+    }
     print(result, flush=True)
     return result
 
 
 # ---------------------------------------------------------------- 4. loads and reruns
+
 
 def bench_gguf_cache(model: str, tmp: Path) -> dict:
     cold, _ = timed(lambda: load(model, "auto", tmp / "cache"))
@@ -207,16 +241,29 @@ def bench_gguf_cache(model: str, tmp: Path) -> dict:
 
 
 def bench_rerun(tmp: Path) -> dict:
-    cfg = parse_run_config(compose_run(f"results_dir={tmp / 'sweep'}", "model=[tiny_random_llama,smollm2_135m_instruct]",
-                                       "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]", "limit=1"))
+    cfg = parse_run_config(
+        compose_run(
+            f"results_dir={tmp / 'sweep'}",
+            "model=[tiny_random_llama,smollm2_135m_instruct]",
+            "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]",
+            "limit=1",
+        )
+    )
     cold, first = timed(lambda: run(cfg, {"id": "bench-cold"}))
     warm, second = timed(lambda: run(cfg, {"id": "bench-warm"}))
     assert not second.written, "the rerun recomputed a cell"
-    return {"cold": cold, "warm": warm, "cells": len(first.written), "loads": first.model_loads,
-            "skipped": len(second.skipped), "warm_loads": second.model_loads}
+    return {
+        "cold": cold,
+        "warm": warm,
+        "cells": len(first.written),
+        "loads": first.model_loads,
+        "skipped": len(second.skipped),
+        "warm_loads": second.model_loads,
+    }
 
 
 # ---------------------------------------------------------------- report
+
 
 def targets(families: list[dict], peak: list[dict], accuracy: dict) -> list[tuple]:
     """(target, measured, met) for the speed-ups of the harness at `dtype: auto` vs plain lm-eval."""
@@ -225,75 +272,117 @@ def targets(families: list[dict], peak: list[dict], accuracy: dict) -> list[tupl
     mmlu = next(value for name, value in ratio.items() if name.startswith("MMLU"))
     bbh = next(value for name, value in ratio.items() if name.startswith("BBH"))
     bf16 = next(row["fraction"] for row in peak if row["dtype"] == "bfloat16")
-    return [("MMLU 5-shot >= 8x", f"{mmlu:.1f}x", mmlu >= 8),
-            ("0-shot MC >= 4x (each task)", ", ".join(f"{v:.1f}x" for v in zero_shot), min(zero_shot) >= 4),
-            ("BBH 3-shot generation >= 3x", f"{bbh:.1f}x", bbh >= 3),
-            (">= half of the bf16 matmul peak on a long prefill", f"{100 * bf16:.0f}%", bf16 >= 0.5),
-            ("bf16 vs fp32 equivalent within +-1 point (TOST)", f"{100 * accuracy['difference'].estimate:+.2f} points",
-             accuracy["equivalent_1pt"])]
+    return [
+        ("MMLU 5-shot >= 8x", f"{mmlu:.1f}x", mmlu >= 8),
+        ("0-shot MC >= 4x (each task)", ", ".join(f"{v:.1f}x" for v in zero_shot), min(zero_shot) >= 4),
+        ("BBH 3-shot generation >= 3x", f"{bbh:.1f}x", bbh >= 3),
+        (">= half of the bf16 matmul peak on a long prefill", f"{100 * bf16:.0f}%", bf16 >= 0.5),
+        (
+            "bf16 vs fp32 equivalent within +-1 point (TOST)",
+            f"{100 * accuracy['difference'].estimate:+.2f} points",
+            accuracy["equivalent_1pt"],
+        ),
+    ]
 
 
 def run_note(args, load_before, load_after, seconds) -> str:
-    return (f"`python scripts/bench.py --model {args.model} --write BENCHMARKS.md` wrote this file; every number "
-            f"below comes from that one run ({seconds / 60:.0f} min, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
-            f"; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} at the start and "
-            f"{'/'.join(f'{x:.1f}' for x in load_after)} at the end).")
+    return (
+        f"`python scripts/bench.py --model {args.model} --write BENCHMARKS.md` wrote this file; every number "
+        f"below comes from that one run ({seconds / 60:.0f} min, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f"; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} at the start and "
+        f"{'/'.join(f'{x:.1f}' for x in load_after)} at the end)."
+    )
 
 
 def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
     v = versions()
     lines = [
-        "# Benchmarks", "", note,
+        "# Benchmarks",
+        "",
+        note,
         f"Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, torch threads "
         f"{torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; lm-eval {v['lm_eval']}, "
         f"transformers {v['transformers']}, torch {v['torch']}; model {args.model} (GGUF dequantized). The machine "
         "is shared with other jobs (see the load averages), so absolute times are inflated; the ratios compare runs "
-        "of the same requests inside one run.", "",
-        "## Speed per task family, same requests", "",
+        "of the same requests inside one run.",
+        "",
+        "## Speed per task family, same requests",
+        "",
         "Plain lm-eval = `HFLM` (float32, its default batch size 1) called on the requests lm-eval built; harness = "
         "`harness.scorer.PrefixSharedHFLM` on the same requests, in float32 and in `dtype: auto` "
-        f"(here {args.auto_dtype}).", "",
+        f"(here {args.auto_dtype}).",
+        "",
         "| family | requests | plain lm-eval s | harness fp32 s | harness auto s | speed-up fp32 | speed-up auto | check |",
-        "|---|---|---|---|---|---|---|---|"]
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in families:
-        lines.append(f"| {row['family']} | {row['requests']} | {row['hflm']:.1f} | {row['fp32']:.1f} | "
-                     f"{row['auto']:.1f} | {row['hflm'] / row['fp32']:.1f}x | {row['hflm'] / row['auto']:.1f}x | "
-                     f"{row['check']} |")
-    lines += ["", "## Long prefill against the measured matmul peak", "",
-              "Peak: a 2048x2048 matmul, repeated. Model: one forward pass of 4 x 512 tokens with logits for the last "
-              "position only; FLOPs = 2 per layer weight per token plus causal attention.", "",
-              "| dtype | matmul peak GFLOP/s | prefill tokens/s | model GFLOP/s | fraction of peak |",
-              "|---|---|---|---|---|"]
+        lines.append(
+            f"| {row['family']} | {row['requests']} | {row['hflm']:.1f} | {row['fp32']:.1f} | "
+            f"{row['auto']:.1f} | {row['hflm'] / row['fp32']:.1f}x | {row['hflm'] / row['auto']:.1f}x | "
+            f"{row['check']} |"
+        )
+    lines += [
+        "",
+        "## Long prefill against the measured matmul peak",
+        "",
+        "Peak: a 2048x2048 matmul, repeated. Model: one forward pass of 4 x 512 tokens with logits for the last "
+        "position only; FLOPs = 2 per layer weight per token plus causal attention.",
+        "",
+        "| dtype | matmul peak GFLOP/s | prefill tokens/s | model GFLOP/s | fraction of peak |",
+        "|---|---|---|---|---|",
+    ]
     for row in peak:
-        lines.append(f"| {row['dtype']} | {row['peak_gflops']:.0f} | {row['tokens_per_s']:.0f} | "
-                     f"{row['model_gflops']:.0f} | {100 * row['fraction']:.0f}% |")
-    lines += ["", "Reading it: HFLM runs every (context, choice) pair as its own sequence, except that it runs "
-              "single-token choices of one context once (MMLU). The harness runs each context once for all its "
-              "choices and each shared few-shot prefix once for all its items (MMLU's dev shots per subject; "
-              "ARC-Challenge's 25 shots are drawn per item, so there only the context is shared by the choices). "
-              "0-shot contexts are short next to their choices, so there the gain is batching and bf16.",
-              "", "## Against the targets of issue 14", "", "| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {name} | {value} | {'yes' if met else 'no'} |" for name, value, met in targets(families, peak, accuracy)]
+        lines.append(
+            f"| {row['dtype']} | {row['peak_gflops']:.0f} | {row['tokens_per_s']:.0f} | "
+            f"{row['model_gflops']:.0f} | {100 * row['fraction']:.0f}% |"
+        )
+    lines += [
+        "",
+        "Reading it: HFLM runs every (context, choice) pair as its own sequence, except that it runs "
+        "single-token choices of one context once (MMLU). The harness runs each context once for all its "
+        "choices and each shared few-shot prefix once for all its items (MMLU's dev shots per subject; "
+        "ARC-Challenge's 25 shots are drawn per item, so there only the context is shared by the choices). "
+        "0-shot contexts are short next to their choices, so there the gain is batching and bf16.",
+        "",
+        "## Against the targets of issue 14",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {value} | {'yes' if met else 'no'} |" for name, value, met in targets(families, peak, accuracy)
+    ]
     diff = accuracy["difference"]
     tasks = ", ".join(f"{task} {n}" for task, n in accuracy["tasks"].items())
-    lines += ["", "## Accuracy cost of bf16", "",
-              f"The harness's scorer in bfloat16 vs float32 on the same {accuracy['items']:,} items ({tasks}; "
-              f"{accuracy['requests']:,} loglikelihood requests, 0-shot, shipped mirror data).", "",
-              "| measure | value |", "|---|---|",
-              f"| items where bf16 and fp32 choose the same answer | {100 * accuracy['agreement']:.2f}% |",
-              f"| max abs delta loglikelihood | {accuracy['max_abs_delta_ll']:.3f} |",
-              f"| accuracy fp32 / bf16 | {accuracy['accuracy_fp32']:.2f} / {accuracy['accuracy_bf16']:.2f} |",
-              f"| bf16 - fp32, points (95% CI, paired bootstrap, macro over tasks) | {100 * diff.estimate:+.2f} "
-              f"({100 * diff.low:+.2f}, {100 * diff.high:+.2f}) |",
-              f"| {diff.method} p | {diff.p_value:.3f} |",
-              f"| TOST equivalent within +-1 point (harness.stats.equivalent) | "
-              f"{'yes' if accuracy['equivalent_1pt'] else 'no'} |",
-              "", "## Loads and reruns", "", "| measurement | first s | second s | ratio | note |", "|---|---|---|---|---|",
-              f"| GGUF load: dequantize vs reload from the safetensors cache | {gguf['cold']:.1f} | {gguf['warm']:.1f} | "
-              f"{gguf['cold'] / gguf['warm']:.0f}x | |",
-              f"| sweep 2 models x 2 benchmarks (limit 1): cold vs rerun | {rerun['cold']:.1f} | {rerun['warm']:.2f} | "
-              f"{rerun['cold'] / rerun['warm']:.0f}x | {rerun['cells']} cells, {rerun['loads']} model loads; rerun: "
-              f"{rerun['skipped']} skipped, {rerun['warm_loads']} loads |", ""]
+    lines += [
+        "",
+        "## Accuracy cost of bf16",
+        "",
+        f"The harness's scorer in bfloat16 vs float32 on the same {accuracy['items']:,} items ({tasks}; "
+        f"{accuracy['requests']:,} loglikelihood requests, 0-shot, shipped mirror data).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| items where bf16 and fp32 choose the same answer | {100 * accuracy['agreement']:.2f}% |",
+        f"| max abs delta loglikelihood | {accuracy['max_abs_delta_ll']:.3f} |",
+        f"| accuracy fp32 / bf16 | {accuracy['accuracy_fp32']:.2f} / {accuracy['accuracy_bf16']:.2f} |",
+        f"| bf16 - fp32, points (95% CI, paired bootstrap, macro over tasks) | {100 * diff.estimate:+.2f} "
+        f"({100 * diff.low:+.2f}, {100 * diff.high:+.2f}) |",
+        f"| {diff.method} p | {diff.p_value:.3f} |",
+        f"| TOST equivalent within +-1 point (harness.stats.equivalent) | "
+        f"{'yes' if accuracy['equivalent_1pt'] else 'no'} |",
+        "",
+        "## Loads and reruns",
+        "",
+        "| measurement | first s | second s | ratio | note |",
+        "|---|---|---|---|---|",
+        f"| GGUF load: dequantize vs reload from the safetensors cache | {gguf['cold']:.1f} | {gguf['warm']:.1f} | "
+        f"{gguf['cold'] / gguf['warm']:.0f}x | |",
+        f"| sweep 2 models x 2 benchmarks (limit 1): cold vs rerun | {rerun['cold']:.1f} | {rerun['warm']:.2f} | "
+        f"{rerun['cold'] / rerun['warm']:.0f}x | {rerun['cells']} cells, {rerun['loads']} model loads; rerun: "
+        f"{rerun['skipped']} skipped, {rerun['warm_loads']} loads |",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -314,28 +403,59 @@ def main() -> None:
     load_before, started = os.getloadavg(), time.perf_counter()
     fp32, auto = load(args.model, "float32"), load(args.model, "auto")
     args.auto_dtype = auto.info["dtype_used"]
-    families = bench_families([
-        Family("0-shot MC: ARC-Easy", ["arc_easy"], 0, args.items),
-        Family("0-shot MC: PIQA", ["piqa"], 0, args.items),
-        Family(f"MMLU 5-shot ({args.mmlu[0]} subjects x {args.mmlu[1]})", ["mmlu"], 5, args.mmlu[1], args.mmlu[0]),
-        Family("ARC-Challenge 25-shot (random shots per item)", ["arc_challenge"], 25, args.items),
-        Family(f"BBH 3-shot CoT generation ({args.bbh[0]} subtasks x {args.bbh[1]})", ["bbh_cot_fewshot"], 3,
-               args.bbh[1], args.bbh[0]),
-    ], fp32, auto) if "families" in args.parts else []
+    families = (
+        bench_families(
+            [
+                Family("0-shot MC: ARC-Easy", ["arc_easy"], 0, args.items),
+                Family("0-shot MC: PIQA", ["piqa"], 0, args.items),
+                Family(
+                    f"MMLU 5-shot ({args.mmlu[0]} subjects x {args.mmlu[1]})", ["mmlu"], 5, args.mmlu[1], args.mmlu[0]
+                ),
+                Family("ARC-Challenge 25-shot (random shots per item)", ["arc_challenge"], 25, args.items),
+                Family(
+                    f"BBH 3-shot CoT generation ({args.bbh[0]} subtasks x {args.bbh[1]})",
+                    ["bbh_cot_fewshot"],
+                    3,
+                    args.bbh[1],
+                    args.bbh[0],
+                ),
+            ],
+            fp32,
+            auto,
+        )
+        if "families" in args.parts
+        else []
+    )
     bf16 = auto if args.auto_dtype == "bfloat16" else load(args.model, "bfloat16")
     peak = bench_peak({"float32": fp32, "bfloat16": bf16}) if "peak" in args.parts else []
-    accuracy = bench_accuracy_cost([Family("ARC-Easy", ["arc_easy"], 0, args.accuracy_items[0]),
-                                    Family("PIQA", ["piqa"], 0, args.accuracy_items[1])], fp32, bf16) \
-        if "accuracy" in args.parts else None
+    accuracy = (
+        bench_accuracy_cost(
+            [
+                Family("ARC-Easy", ["arc_easy"], 0, args.accuracy_items[0]),
+                Family("PIQA", ["piqa"], 0, args.accuracy_items[1]),
+            ],
+            fp32,
+            bf16,
+        )
+        if "accuracy" in args.parts
+        else None
+    )
     gguf = rerun = None
     if "loads" in args.parts:
         with tempfile.TemporaryDirectory() as tmp:
             gguf, rerun = bench_gguf_cache(args.model, Path(tmp)), bench_rerun(Path(tmp))
         print({"gguf": gguf, "rerun": rerun}, flush=True)
     if not (families and peak and accuracy and gguf):
-        return   # a partial run prints its results only
-    report = markdown(args, families, peak, accuracy, gguf, rerun,
-                      run_note(args, load_before, os.getloadavg(), time.perf_counter() - started))
+        return  # a partial run prints its results only
+    report = markdown(
+        args,
+        families,
+        peak,
+        accuracy,
+        gguf,
+        rerun,
+        run_note(args, load_before, os.getloadavg(), time.perf_counter() - started),
+    )
     print(report)
     if args.write:
         args.write.write_text(report)

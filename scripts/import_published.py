@@ -21,6 +21,7 @@ Numbers and provenance are copied, prose is not. Every entry is one cell and gai
 (from the checkout, with this checkout's `harness` importable: `pip install -e .` or
 `PYTHONPATH=.`; the setting parser is the one the harness uses at run time).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,21 +33,54 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = ROOT.parent / "shared" / "reference"
 OUT_DIR = ROOT / "configs" / "published"
-KEEP = ("model", "model_as_printed", "benchmark", "setting", "value", "unit", "category", "footnote",
-        "discrepancy", "value_at_release", "changed_since_release", "label_changed_since_release",
-        "quote_line", "confidence", "provenance_note")
+KEEP = (
+    "model",
+    "model_as_printed",
+    "benchmark",
+    "setting",
+    "value",
+    "unit",
+    "category",
+    "footnote",
+    "discrepancy",
+    "value_at_release",
+    "changed_since_release",
+    "label_changed_since_release",
+    "quote_line",
+    "confidence",
+    "provenance_note",
+)
 SOURCE_KEEP = ("document", "url", "repo", "path", "commit", "commit_date")
 
 # Who publishes each table (prefix of the table name -> publisher).
-PUBLISHERS = [("Llama", "Meta"), ("Meta Llama", "Meta"), ("simple-evals", "OpenAI"), ("Qwen", "Alibaba"),
-              ("DeepSeek", "DeepSeek"), ("Mistral", "Mistral AI"), ("SmolLM2", "Hugging Face"),
-              ("Gemma", "Google")]
+PUBLISHERS = [
+    ("Llama", "Meta"),
+    ("Meta Llama", "Meta"),
+    ("simple-evals", "OpenAI"),
+    ("Qwen", "Alibaba"),
+    ("DeepSeek", "DeepSeek"),
+    ("Mistral", "Mistral AI"),
+    ("SmolLM2", "Hugging Face"),
+    ("Gemma", "Google"),
+]
 # Who makes each model (pattern in the model name -> vendor).
-VENDORS = [(r"code-llama", "Meta"), (r"llama", "Meta"), (r"gpt", "OpenAI"), (r"claude", "Anthropic"),
-           (r"gemini|gemma|palm", "Google"), (r"mistral|mixtral", "Mistral AI"), (r"qwen", "Alibaba"),
-           (r"deepseek", "DeepSeek"), (r"smollm", "Hugging Face"), (r"nemotron", "NVIDIA"),
-           (r"baichuan", "Baichuan"), (r"chatglm", "Zhipu AI"), (r"internlm", "Shanghai AI Lab"),
-           (r"falcon", "TII"), (r"mpt", "MosaicML")]
+VENDORS = [
+    (r"code-llama", "Meta"),
+    (r"llama", "Meta"),
+    (r"gpt", "OpenAI"),
+    (r"claude", "Anthropic"),
+    (r"gemini|gemma|palm", "Google"),
+    (r"mistral|mixtral", "Mistral AI"),
+    (r"qwen", "Alibaba"),
+    (r"deepseek", "DeepSeek"),
+    (r"smollm", "Hugging Face"),
+    (r"nemotron", "NVIDIA"),
+    (r"baichuan", "Baichuan"),
+    (r"chatglm", "Zhipu AI"),
+    (r"internlm", "Shanghai AI Lab"),
+    (r"falcon", "TII"),
+    (r"mpt", "MosaicML"),
+]
 TABLE2 = "Llama 3 Herd paper Table 2 (finetuned models)"
 # Meta's Table 2 competitor cells that equal the vendor's own published number digit for
 # digit (shared/reference/llama31_405b_vs_closed_models_from_table2.md, caveat 1).
@@ -57,28 +91,60 @@ TABLE2_VENDOR_CELLS = {
 }
 # Tables that print other parties' numbers: (table, model pattern) -> (evaluator, self_reported, basis).
 REPRINTS = [
-    ("Qwen README Performance table, Aug 2023 original", r"llama 2-", "Meta", True,
-     "reprinted by Alibaba: LLaMA 2-7B 45.3/14.6/12.8 and 13B 54.8/28.7/18.3 (MMLU/GSM8K/HumanEval) are the "
-     "Llama 2 paper's own numbers (arXiv:2307.09288 Tables 3, 21, 25)"),
-    ("Qwen README Performance table, Aug 2023 original", r"^llama-", "Meta", True,
-     "reprinted by Alibaba: LLaMA-7B/13B MMLU 35.1/46.9 are the LLaMA paper's own numbers (arXiv:2302.13971)"),
-    ("Qwen README Performance table, Aug 2023 original", r"baichuan|chatglm|internlm", "unknown", None,
-     "competitor cell in Alibaba's table; the original README does not say who ran it"),
-    ("Qwen README Performance table (base models)", r"^(?!qwen)", "vendor report or OpenCompass", None,
-     "the README: 'For all compared models, we report the best scores between their official reported "
-     "results and OpenCompass'"),
-    ("Qwen README Performance table, Sept 2023", r"^(?!qwen)", "vendor report or OpenCompass", None,
-     "the README: 'For all compared models, we report the best scores between their official reported "
-     "results and OpenCompass'"),
+    (
+        "Qwen README Performance table, Aug 2023 original",
+        r"llama 2-",
+        "Meta",
+        True,
+        "reprinted by Alibaba: LLaMA 2-7B 45.3/14.6/12.8 and 13B 54.8/28.7/18.3 (MMLU/GSM8K/HumanEval) are the "
+        "Llama 2 paper's own numbers (arXiv:2307.09288 Tables 3, 21, 25)",
+    ),
+    (
+        "Qwen README Performance table, Aug 2023 original",
+        r"^llama-",
+        "Meta",
+        True,
+        "reprinted by Alibaba: LLaMA-7B/13B MMLU 35.1/46.9 are the LLaMA paper's own numbers (arXiv:2302.13971)",
+    ),
+    (
+        "Qwen README Performance table, Aug 2023 original",
+        r"baichuan|chatglm|internlm",
+        "unknown",
+        None,
+        "competitor cell in Alibaba's table; the original README does not say who ran it",
+    ),
+    (
+        "Qwen README Performance table (base models)",
+        r"^(?!qwen)",
+        "vendor report or OpenCompass",
+        None,
+        "the README: 'For all compared models, we report the best scores between their official reported "
+        "results and OpenCompass'",
+    ),
+    (
+        "Qwen README Performance table, Sept 2023",
+        r"^(?!qwen)",
+        "vendor report or OpenCompass",
+        None,
+        "the README: 'For all compared models, we report the best scores between their official reported "
+        "results and OpenCompass'",
+    ),
 ]
 # Cell setup the row label does not carry, from the source's own notes.
 SUBSETS = [  # (table prefix, benchmark, subset, why)
     (TABLE2, "GPQA", "main", "Llama 3.1 eval_details.md: 'report exact match scores ... using the main set'"),
     ("simple-evals", "GPQA", "diamond", "openai/simple-evals gpqa_eval.py evaluates the Diamond set"),
-    ("Mistral 7B paper Table 2", "MBPP", "sanitized", "Mistral 7B paper §3: 'on MBPP, we use the hand-verified subset'"),
+    (
+        "Mistral 7B paper Table 2",
+        "MBPP",
+        "sanitized",
+        "Mistral 7B paper §3: 'on MBPP, we use the hand-verified subset'",
+    ),
 ]
 # Table 2 qualifiers that describe Meta's own runs ("per model card"), not a competitor's cell.
-META_ONLY_QUALIFIER = re.compile(r"\s*\((?:[^()]*\bper (?:model card|eval_details\.md)\b[^()]*)\)|,?\s*macro_avg/acc \(per model card\)")
+META_ONLY_QUALIFIER = re.compile(
+    r"\s*\((?:[^()]*\bper (?:model card|eval_details\.md)\b[^()]*)\)|,?\s*macro_avg/acc \(per model card\)"
+)
 CELL_NOTE = re.compile(r"\s*\(([^()]*\bcells?\b[^()]*)\)")
 
 
@@ -92,8 +158,11 @@ def publisher_of(table: str) -> str | None:
 
 def marked_as_vendor_number(model: str, setting: str) -> bool:
     """The source marks the cell as the vendor's own published number."""
-    return bool(re.search(r"\((?:[^)]*\b)?(published|report|reported)\b", model, re.I)
-                or "published by" in model.lower() or "reported by model vendor" in setting)
+    return bool(
+        re.search(r"\((?:[^)]*\b)?(published|report|reported)\b", model, re.I)
+        or "published by" in model.lower()
+        or "reported by model vendor" in setting
+    )
 
 
 def evaluator_of(entry: dict, publisher: str | None) -> tuple[str, bool | None, str]:
@@ -103,8 +172,12 @@ def evaluator_of(entry: dict, publisher: str | None) -> tuple[str, bool | None, 
         cells = TABLE2_VENDOR_CELLS.get(model, set())
         if entry["benchmark"] in cells or f"{entry['benchmark']}|{setting}" in cells:
             return vendor, True, "equals the vendor's own published number digit for digit (Table 2 caveat 1)"
-        return ("Meta or vendor", None, "Meta's eval_details.md: where external models score lower than their "
-                "self-reported numbers, Meta prints the self-reported ones")
+        return (
+            "Meta or vendor",
+            None,
+            "Meta's eval_details.md: where external models score lower than their "
+            "self-reported numbers, Meta prints the self-reported ones",
+        )
     if marked_as_vendor_number(model, setting):
         return vendor or "vendor", True, "the source marks this cell as the vendor's published/reported number"
     if re.search(r"meta-measured", model, re.I):
@@ -128,8 +201,13 @@ def cell_setup(entry: dict, evaluator: str) -> tuple[str, dict, str | None]:
     if table.startswith("simple-evals") and marked_as_vendor_number(model, setting):
         row_setting = vendor_report_setting(entry)
     parsed = parse_setting(row_setting)
-    setup = {"shots": parsed["shots"], "cot": parsed["cot"], "prompt": None, "subset": None,
-             "metric": metric_of(row_setting)}
+    setup = {
+        "shots": parsed["shots"],
+        "cot": parsed["cot"],
+        "prompt": None,
+        "subset": None,
+        "metric": metric_of(row_setting),
+    }
     cell_note = apply_cell_note(note_match.group(1), model, setup) if note_match else None
     for prefix, benchmark, subset, _why in SUBSETS:
         if table.startswith(prefix) and entry["benchmark"] == benchmark:
@@ -190,8 +268,9 @@ def convert(entry: dict) -> dict:
     out["setup"] = setup
     if cell_note:
         out["cell_note"] = cell_note
-    out.update({"reported_by": publisher, "evaluator": evaluator, "self_reported": self_reported,
-                "evaluator_basis": basis})
+    out.update(
+        {"reported_by": publisher, "evaluator": evaluator, "self_reported": self_reported, "evaluator_basis": basis}
+    )
     out["source"] = {key: str(entry["source"][key]) for key in SOURCE_KEEP if entry["source"].get(key)}
     return out
 
@@ -199,14 +278,18 @@ def convert(entry: dict) -> dict:
 # ---------------------------------------------------------------- Llama 2 paper, Table 4
 
 LLAMA2_TABLE = "Llama 2 paper Table 4 (comparison to closed-source models)"
-LLAMA2_MODELS = {"GPT-3.5": ("OpenAI", "caption: 'Results for GPT-3.5 and GPT-4 are from OpenAI (2023)'"),
-                 "GPT-4": ("OpenAI", "caption: 'Results for GPT-3.5 and GPT-4 are from OpenAI (2023)'"),
-                 "PaLM": ("Google", "caption: 'Results for the PaLM model are from Chowdhery et al. (2022)'"),
-                 "PaLM-2-L": ("Google", "caption: 'Results for the PaLM-2-L are from Anil et al. (2023)'"),
-                 "Llama 2 (70B)": ("Meta", "Meta's own runs (the paper's authors)")}
+LLAMA2_MODELS = {
+    "GPT-3.5": ("OpenAI", "caption: 'Results for GPT-3.5 and GPT-4 are from OpenAI (2023)'"),
+    "GPT-4": ("OpenAI", "caption: 'Results for GPT-3.5 and GPT-4 are from OpenAI (2023)'"),
+    "PaLM": ("Google", "caption: 'Results for the PaLM model are from Chowdhery et al. (2022)'"),
+    "PaLM-2-L": ("Google", "caption: 'Results for the PaLM-2-L are from Anil et al. (2023)'"),
+    "Llama 2 (70B)": ("Meta", "Meta's own runs (the paper's authors)"),
+}
 # The GPT-4 report ran GSM8K 5-shot (GPT-3.5) and 5-shot CoT (GPT-4); the row says 8-shot.
-LLAMA2_CELL_SETUP = {("GSM8K", "GPT-3.5"): ({"shots": 5}, "OpenAI cell: 5-shot (GPT-4 report Table 2)"),
-                     ("GSM8K", "GPT-4"): ({"shots": 5, "cot": True}, "OpenAI cell: 5-shot CoT (GPT-4 report Table 2)")}
+LLAMA2_CELL_SETUP = {
+    ("GSM8K", "GPT-3.5"): ({"shots": 5}, "OpenAI cell: 5-shot (GPT-4 report Table 2)"),
+    ("GSM8K", "GPT-4"): ({"shots": 5, "cot": True}, "OpenAI cell: 5-shot CoT (GPT-4 report Table 2)"),
+}
 LLAMA2_NAMES = {"Natural Questions": "NQ", "Llama 2 (70B)": "Llama 2 70B"}
 
 
@@ -225,18 +308,27 @@ def llama2_table4(path: Path) -> list[dict]:
                 continue
             evaluator, basis = LLAMA2_MODELS[model]
             setup, note = LLAMA2_CELL_SETUP.get((bench, model), ({}, None))
-            entry = {"model": LLAMA2_NAMES.get(model, model), "benchmark": bench, "setting": f"{match['shots']}-shot",
-                     "value": float(cell), "setup": {"shots": int(match["shots"]), **setup},
-                     "reported_by": "Meta", "evaluator": evaluator,
-                     "self_reported": evaluator == vendor_of(LLAMA2_NAMES.get(model, model)),
-                     "evaluator_basis": basis, "quote_line": line.strip(),
-                     "confidence": "high: six agreeing stored copies of the paper's text (PDF not read)",
-                     "source": {"document": "Touvron et al., Llama 2: Open Foundation and Fine-Tuned Chat Models, "
-                                            "arXiv:2307.09288 v2, Table 4, p. 8",
-                                "url": "https://arxiv.org/abs/2307.09288",
-                                "repo": "viktor-shcherb/msc_thesis",
-                                "commit": "7336389f4624bb79f6d9df83750dc5ac529c73c0",
-                                "path": "references/2023-07-llama-2-open-foundation-chat/sections/02_pretraining.md"}}
+            entry = {
+                "model": LLAMA2_NAMES.get(model, model),
+                "benchmark": bench,
+                "setting": f"{match['shots']}-shot",
+                "value": float(cell),
+                "setup": {"shots": int(match["shots"]), **setup},
+                "reported_by": "Meta",
+                "evaluator": evaluator,
+                "self_reported": evaluator == vendor_of(LLAMA2_NAMES.get(model, model)),
+                "evaluator_basis": basis,
+                "quote_line": line.strip(),
+                "confidence": "high: six agreeing stored copies of the paper's text (PDF not read)",
+                "source": {
+                    "document": "Touvron et al., Llama 2: Open Foundation and Fine-Tuned Chat Models, "
+                    "arXiv:2307.09288 v2, Table 4, p. 8",
+                    "url": "https://arxiv.org/abs/2307.09288",
+                    "repo": "viktor-shcherb/msc_thesis",
+                    "commit": "7336389f4624bb79f6d9df83750dc5ac529c73c0",
+                    "path": "references/2023-07-llama-2-open-foundation-chat/sections/02_pretraining.md",
+                },
+            }
             if note:
                 entry["cell_note"] = note
             entries.append(entry)
@@ -251,7 +343,8 @@ def write_table(table: str, rows: list[dict], origin: str) -> None:
     document = {"table": table, "reported_by": rows[0]["reported_by"], "entries": rows}
     header = f"# Imported by scripts/import_published.py from {origin}; do not edit by hand.\n"
     (OUT_DIR / f"{slug(table)}.yaml").write_text(
-        header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110))
+        header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
+    )
 
 
 def main() -> None:

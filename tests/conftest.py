@@ -20,8 +20,9 @@ def tiny_run(tmp_path_factory):
     from harness.schema import parse_run_config
 
     results = tmp_path_factory.mktemp("results")
-    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "benchmark=[bbh_bigbench_mc]", "limit=3",
-                                       f"results_dir={results}"))
+    cfg = parse_run_config(
+        compose_run("model=[tiny_random_llama]", "benchmark=[bbh_bigbench_mc]", "limit=3", f"results_dir={results}")
+    )
     summary = run(cfg, {"id": "test"})
     assert not summary.failures, summary.failures
     return results, summary.written

@@ -13,5 +13,11 @@ OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}  # the hub is unreachable in
 
 def run_cli(*args: str, timeout: int = 900, module: str = "harness") -> subprocess.CompletedProcess:
     """`python -m harness ...` in a fresh process, as a user types it."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env=OFFLINE_ENV)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=OFFLINE_ENV,
+    )

@@ -9,6 +9,7 @@ accounting storage `sacct` reads (`jobcomp/filetxt` feeds only `sacct --completi
 Every daemon is a child of the test process (foreground mode), stopped by its handle at
 teardown and sent SIGTERM by the kernel if the test process dies first (PR_SET_PDEATHSIG).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -25,8 +26,20 @@ from pathlib import Path
 import pytest
 
 PACKAGES = "slurm-wlm slurmdbd munge mariadb-server"
-PROGRAMS = ("munged", "mungekey", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd",
-            "sbatch", "sacct", "scontrol", "scancel", "squeue")
+PROGRAMS = (
+    "munged",
+    "mungekey",
+    "mariadbd",
+    "mariadb-install-db",
+    "slurmdbd",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "sacct",
+    "scontrol",
+    "scancel",
+    "squeue",
+)
 PARTITION = "harness"
 # The node's one GPU is Slurm bookkeeping only (a gres whose device file is /dev/null), so a
 # hardware config's gpus_per_node can be submitted and read back; nothing runs on it.
@@ -45,8 +58,7 @@ def require_slurm() -> None:
     """Skip (or, with HARNESS_REQUIRE_SLURM=1 as in CI, fail) when a cluster cannot run here."""
     problem = None
     if missing_programs():
-        problem = (f"Slurm is not installed (missing {', '.join(missing_programs())}): "
-                   f"apt-get install {PACKAGES}")
+        problem = f"Slurm is not installed (missing {', '.join(missing_programs())}): apt-get install {PACKAGES}"
     elif importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
         problem = "hydra-submitit-launcher is not installed: pip install -e '.[slurm]'"
     elif os.geteuid() != 0:
@@ -81,8 +93,9 @@ class SlurmCluster:
     root: Path
     hostname: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
     daemons: dict[str, subprocess.Popen] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in
-                                                           ("slurmctld", "slurmd", "slurmdbd", "mariadb")})
+    ports: dict[str, int] = field(
+        default_factory=lambda: {name: free_port() for name in ("slurmctld", "slurmd", "slurmdbd", "mariadb")}
+    )
 
     @property
     def conf(self) -> Path:
@@ -101,8 +114,17 @@ class SlurmCluster:
 
     def sacct(self) -> dict[str, str]:
         """Every job of this cluster (array tasks as 12_0, 12_1) -> its final or current state."""
-        out = self.run("sacct", "--allusers", "--noheader", "--parsable2", "--starttime", "2000-01-01",
-                       "--format", "JobID,State", "-X")
+        out = self.run(
+            "sacct",
+            "--allusers",
+            "--noheader",
+            "--parsable2",
+            "--starttime",
+            "2000-01-01",
+            "--format",
+            "JobID,State",
+            "-X",
+        )
         return {job: state.split()[0] for job, state in (line.split("|") for line in out.splitlines() if line)}
 
     def show_job(self, job_id: str) -> dict[str, str]:
@@ -134,8 +156,9 @@ class SlurmCluster:
         self.spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)])
         self.wait_for(lambda: self.port_open("slurmctld"), "slurmctld to listen")
         self.spawn("slurmd", ["slurmd", "-D", "-f", str(self.conf)])
-        self.wait_for(lambda: "idle" in self.run("sinfo", "--noheader", "--format", "%T", check=False),
-                      "the node to be idle")
+        self.wait_for(
+            lambda: "idle" in self.run("sinfo", "--noheader", "--format", "%T", check=False), "the node to be idle"
+        )
         return self
 
     def stop(self) -> None:
@@ -160,8 +183,9 @@ class SlurmCluster:
 
     def spawn(self, name: str, command: list[str]) -> None:
         with open(self.root / f"{name}.out", "ab") as log:  # the child keeps its own copy of the fd
-            self.daemons[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                                  cwd=self.root, preexec_fn=die_with_parent)  # noqa: PLW1509
+            self.daemons[name] = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.root, preexec_fn=die_with_parent
+            )  # noqa: PLW1509
         time.sleep(0.2)
         if self.daemons[name].poll() is not None:
             raise SlurmUnavailable(f"{name} exited at start; see {self.root / (name + '.out')} and {name}.log")
@@ -173,21 +197,51 @@ class SlurmCluster:
     def start_munge(self) -> None:
         key = self.root / "munge.key"
         subprocess.run(["mungekey", "--create", f"--keyfile={key}"], check=True, capture_output=True)
-        self.spawn("munged", ["munged", "--foreground", "--force", f"--key-file={key}",
-                              f"--socket={self.root / 'munge.socket'}", f"--pid-file={self.root / 'munged.pid'}",
-                              f"--log-file={self.root / 'munged.log'}", f"--seed-file={self.root / 'munged.seed'}"])
+        self.spawn(
+            "munged",
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={self.root / 'munge.socket'}",
+                f"--pid-file={self.root / 'munged.pid'}",
+                f"--log-file={self.root / 'munged.log'}",
+                f"--seed-file={self.root / 'munged.seed'}",
+            ],
+        )
         self.wait_for(lambda: (self.root / "munge.socket").exists(), "munged's socket")
 
     def start_mariadb(self) -> None:
         data = self.root / "mariadb"
-        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-                        "--auth-root-authentication-method=normal", "--skip-test-db"],
-                       check=True, capture_output=True)
-        self.spawn("mariadb", ["mariadbd", "--no-defaults", f"--datadir={data}", "--user=root",
-                               "--bind-address=127.0.0.1", f"--port={self.ports['mariadb']}",
-                               f"--socket={self.root / 'mariadb.sock'}", f"--pid-file={self.root / 'mariadb.pid'}",
-                               f"--log-error={self.root / 'mariadb.log'}", "--skip-log-bin",
-                               "--innodb-buffer-pool-size=32M"])
+        subprocess.run(
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={data}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        self.spawn(
+            "mariadb",
+            [
+                "mariadbd",
+                "--no-defaults",
+                f"--datadir={data}",
+                "--user=root",
+                "--bind-address=127.0.0.1",
+                f"--port={self.ports['mariadb']}",
+                f"--socket={self.root / 'mariadb.sock'}",
+                f"--pid-file={self.root / 'mariadb.pid'}",
+                f"--log-error={self.root / 'mariadb.log'}",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=32M",
+            ],
+        )
         self.wait_for(lambda: self.port_open("mariadb"), "MariaDB to listen")
 
     def write_configs(self) -> None:
@@ -195,29 +249,67 @@ class SlurmCluster:
         for directory in ("state", "spool"):
             (root / directory).mkdir(exist_ok=True)
         dbd = root / "slurmdbd.conf"  # slurmdbd finds it beside SLURM_CONF; it must be private
-        dbd.write_text("\n".join([
-            "AuthType=auth/munge", f"AuthInfo=socket={munge}", "DbdHost=localhost", "DbdAddr=127.0.0.1",
-            f"DbdPort={self.ports['slurmdbd']}", "SlurmUser=root", f"LogFile={root / 'slurmdbd.log'}",
-            f"PidFile={root / 'slurmdbd.pid'}", "StorageType=accounting_storage/mysql", "StorageHost=127.0.0.1",
-            f"StoragePort={self.ports['mariadb']}", "StorageUser=root", "StorageLoc=slurm_acct_db", ""]))
+        dbd.write_text(
+            "\n".join(
+                [
+                    "AuthType=auth/munge",
+                    f"AuthInfo=socket={munge}",
+                    "DbdHost=localhost",
+                    "DbdAddr=127.0.0.1",
+                    f"DbdPort={self.ports['slurmdbd']}",
+                    "SlurmUser=root",
+                    f"LogFile={root / 'slurmdbd.log'}",
+                    f"PidFile={root / 'slurmdbd.pid'}",
+                    "StorageType=accounting_storage/mysql",
+                    "StorageHost=127.0.0.1",
+                    f"StoragePort={self.ports['mariadb']}",
+                    "StorageUser=root",
+                    "StorageLoc=slurm_acct_db",
+                    "",
+                ]
+            )
+        )
         dbd.chmod(0o600)
         (root / "gres.conf").write_text(f"NodeName={self.hostname} Name=gpu File=/dev/null\n")
         node = node_hardware()
-        self.conf.write_text("\n".join([
-            "ClusterName=harness", f"SlurmctldHost={self.hostname}(127.0.0.1)",
-            f"SlurmctldPort={self.ports['slurmctld']}", f"SlurmdPort={self.ports['slurmd']}", "SlurmUser=root",
-            "AuthType=auth/munge", f"AuthInfo=socket={munge}",
-            f"StateSaveLocation={root / 'state'}", f"SlurmdSpoolDir={root / 'spool'}",
-            f"SlurmctldPidFile={root / 'slurmctld.pid'}", f"SlurmdPidFile={root / 'slurmd.pid'}",
-            f"SlurmctldLogFile={root / 'slurmctld.log'}", f"SlurmdLogFile={root / 'slurmd.log'}",
-            # no cgroups: processes tracked by parent pid, no CPU binding
-            "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "MpiDefault=none",
-            "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core_Memory", "JobAcctGatherType=jobacct_gather/none",
-            "AccountingStorageType=accounting_storage/slurmdbd", "AccountingStorageHost=127.0.0.1",
-            f"AccountingStoragePort={self.ports['slurmdbd']}",
-            f"AccountingStoragePass={munge}",  # the munge socket for talking to slurmdbd
-            # scancel: SIGTERM, then SIGKILL after KillWait (submitit ignores SIGTERM); keep it short
-            "KillWait=2", "MinJobAge=600", "ReturnToService=2", "GresTypes=gpu",
-            (f"NodeName={self.hostname} NodeAddr=127.0.0.1 CPUs={node['CPUs']} RealMemory={node['RealMemory']} "
-             f"Gres=gpu:{GPUS} State=UNKNOWN"),
-            f"PartitionName={PARTITION} Nodes={self.hostname} Default=YES MaxTime=INFINITE State=UP", ""]))
+        self.conf.write_text(
+            "\n".join(
+                [
+                    "ClusterName=harness",
+                    f"SlurmctldHost={self.hostname}(127.0.0.1)",
+                    f"SlurmctldPort={self.ports['slurmctld']}",
+                    f"SlurmdPort={self.ports['slurmd']}",
+                    "SlurmUser=root",
+                    "AuthType=auth/munge",
+                    f"AuthInfo=socket={munge}",
+                    f"StateSaveLocation={root / 'state'}",
+                    f"SlurmdSpoolDir={root / 'spool'}",
+                    f"SlurmctldPidFile={root / 'slurmctld.pid'}",
+                    f"SlurmdPidFile={root / 'slurmd.pid'}",
+                    f"SlurmctldLogFile={root / 'slurmctld.log'}",
+                    f"SlurmdLogFile={root / 'slurmd.log'}",
+                    # no cgroups: processes tracked by parent pid, no CPU binding
+                    "ProctrackType=proctrack/linuxproc",
+                    "TaskPlugin=task/none",
+                    "MpiDefault=none",
+                    "SelectType=select/cons_tres",
+                    "SelectTypeParameters=CR_Core_Memory",
+                    "JobAcctGatherType=jobacct_gather/none",
+                    "AccountingStorageType=accounting_storage/slurmdbd",
+                    "AccountingStorageHost=127.0.0.1",
+                    f"AccountingStoragePort={self.ports['slurmdbd']}",
+                    f"AccountingStoragePass={munge}",  # the munge socket for talking to slurmdbd
+                    # scancel: SIGTERM, then SIGKILL after KillWait (submitit ignores SIGTERM); keep it short
+                    "KillWait=2",
+                    "MinJobAge=600",
+                    "ReturnToService=2",
+                    "GresTypes=gpu",
+                    (
+                        f"NodeName={self.hostname} NodeAddr=127.0.0.1 CPUs={node['CPUs']} RealMemory={node['RealMemory']} "
+                        f"Gres=gpu:{GPUS} State=UNKNOWN"
+                    ),
+                    f"PartitionName={PARTITION} Nodes={self.hostname} Default=YES MaxTime=INFINITE State=UP",
+                    "",
+                ]
+            )
+        )

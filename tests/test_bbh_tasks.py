@@ -1,4 +1,5 @@
 """The shipped BIG-Bench Hard tasks: data intact, indexed by lm-eval, well formed."""
+
 import gzip
 import hashlib
 import json
@@ -41,10 +42,13 @@ def test_bbh_sizes_follow_the_published_recipe():
     assert SOURCE["files"]["data/bbh_bb_hyperbaton.test.jsonl.gz"]["rows"] == 250
 
 
-@pytest.mark.parametrize("prompt,choices,expected", [
-    ("Q: x?\nA: ", ["yes", "no"], ("Q: x?\nA:", [" yes", " no"])),
-    ("... is dancing with  ", ["Sam."], ("... is dancing with", [" Sam."])),
-    ("Find a movie similar to X:\n", ["Heat"], ("Find a movie similar to X:\n", ["Heat"])),
-])
+@pytest.mark.parametrize(
+    "prompt,choices,expected",
+    [
+        ("Q: x?\nA: ", ["yes", "no"], ("Q: x?\nA:", [" yes", " no"])),
+        ("... is dancing with  ", ["Sam."], ("... is dancing with", [" Sam."])),
+        ("Find a movie similar to X:\n", ["Heat"], ("Find a movie similar to X:\n", ["Heat"])),
+    ],
+)
 def test_choices_carry_the_separating_space(prompt, choices, expected):
     assert builder.split_prompt_and_choices(prompt, choices) == expected

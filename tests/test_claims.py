@@ -1,4 +1,5 @@
 """Claims load, the verdict logic follows JSON cases, and real claims get verdicts today."""
+
 import json
 from pathlib import Path
 
@@ -13,19 +14,37 @@ from harness.verify import verify
 
 CASES = json.loads((Path(__file__).parent / "cases" / "verdicts.json").read_text())
 CLAIM_CASES = json.loads((Path(__file__).parent / "cases" / "claims.json").read_text())
-STATEMENT = {"statement": {"original": "x"}, "said_by": "x", "where": "x", "when": "x", "semantics": "x",
-             "margin_reason": "x"}
+STATEMENT = {
+    "statement": {"original": "x"},
+    "said_by": "x",
+    "where": "x",
+    "when": "x",
+    "semantics": "x",
+    "margin_reason": "x",
+}
 
 
 def case_claim(case: dict) -> claims.Claim:
-    return claims.Claim(id="case", quantifier=case["quantifier"], min_count=case.get("min_count", 2),
-                        margin=case.get("margin"),
-                        claimed_gap=case.get("claimed_gap"), evidence_as_of="2024-01-01", **STATEMENT)
+    return claims.Claim(
+        id="case",
+        quantifier=case["quantifier"],
+        min_count=case.get("min_count", 2),
+        margin=case.get("margin"),
+        claimed_gap=case.get("claimed_gap"),
+        evidence_as_of="2024-01-01",
+        **STATEMENT,
+    )
 
 
 def case_row(row: dict) -> Row:
-    fields = {"benchmark": row["benchmark"], "label": row["benchmark"], "difference": row.get("difference"),
-              "status": row.get("status", "compared"), "status_detail": row.get("detail"), "mde": row.get("mde")}
+    fields = {
+        "benchmark": row["benchmark"],
+        "label": row["benchmark"],
+        "difference": row.get("difference"),
+        "status": row.get("status", "compared"),
+        "status_detail": row.get("detail"),
+        "mde": row.get("mde"),
+    }
     if "low" in row:
         fields["diff"] = stats.Difference(row["difference"], row["low"], row["high"], row["p"], "case", row.get("mde"))
     return Row(**fields)
@@ -55,8 +74,9 @@ def test_seed_claims_from_the_published_tables(case, tmp_path):
     rows = {r["benchmark"]: r for c in published.values() for r in c["rows"]}
     for benchmark, n in case.get("n_items", {}).items():
         assert rows[benchmark]["n_items"] == n and rows[benchmark]["n_source"]
-    assert {a["rival"]: a["verdict"] for a in verdict.get("sensitivity", [])} == case.get("sensitivity", {}) or \
-        "sensitivity" not in case
+    assert {a["rival"]: a["verdict"] for a in verdict.get("sensitivity", [])} == case.get(
+        "sensitivity", {}
+    ) or "sensitivity" not in case
     checks = {f"{c['subject']} vs {c['rival']}": c["verdict"] for c in verdict.get("rule_checks", [])}
     assert checks == case.get("rule_checks", {})  # the same rule on other pairs of the table
     assert "None" not in json.dumps(verdict)
@@ -72,23 +92,29 @@ def test_every_claim_file_states_semantics_margin_and_rivals(name):
     if claim.quantifier in ("on_par", "on_par_or_better"):
         assert claim.margin == 3.0 and "policy" in claim.margin_reason  # one margin policy for every parity claim
     for evidence in (claim.published, claim.measured, claim.measured_vs_published):
-        for rival in (evidence.rivals if evidence else []):
+        for rival in evidence.rivals if evidence else []:
             assert rival.why
     if claim.published:  # every published comparison names numbers that exist
-        for model in [claim.published.subject, *[r.name for r in claim.published.rivals + claim.published.alternatives]]:
+        for model in [
+            claim.published.subject,
+            *[r.name for r in claim.published.rivals + claim.published.alternatives],
+        ]:
             assert find(claim.published.table, model)
 
 
 def test_a_claim_with_an_unknown_key_names_the_field(tmp_path):
-    (tmp_path / "bad.yaml").write_text("statement: {original: x}\nsaid_by: x\nwhere: x\nwhen: x\n"
-                                      "quantifier: beats\nsemantics: x\nmargin_reason: x\nrivalz: [a]\n")
+    (tmp_path / "bad.yaml").write_text(
+        "statement: {original: x}\nsaid_by: x\nwhere: x\nwhen: x\n"
+        "quantifier: beats\nsemantics: x\nmargin_reason: x\nrivalz: [a]\n"
+    )
     with pytest.raises(ConfigError, match=r"claim bad: unknown key 'rivalz' \(allowed: id, "):
         claims.load_claim(tmp_path / "bad.yaml")
 
 
 def test_a_parity_claim_without_its_margin_reason_is_refused(tmp_path):
-    (tmp_path / "bad.yaml").write_text("statement: {original: x}\nsaid_by: x\nwhere: x\nwhen: x\n"
-                                      "quantifier: on_par\nsemantics: x\nmargin: 3\n")
+    (tmp_path / "bad.yaml").write_text(
+        "statement: {original: x}\nsaid_by: x\nwhere: x\nwhen: x\nquantifier: on_par\nsemantics: x\nmargin: 3\n"
+    )
     with pytest.raises(ConfigError, match="state the margin policy and its reason"):
         claims.load_claim(tmp_path / "bad.yaml")
 
@@ -97,8 +123,7 @@ def test_every_published_entry_validates():
     entries = load_all()
     assert len(entries) == 1213  # 1,190 curated cells + 23 cells of the Llama 2 paper's Table 4
     table2 = [e for e in entries if e.table.startswith("Llama 3 Herd paper Table 2")]
-    gpt4o_mmlu = [e for e in table2 if e.model == "GPT-4o" and e.setting == "0-shot, CoT"
-                  and e.benchmark == "MMLU"][0]
+    gpt4o_mmlu = [e for e in table2 if e.model == "GPT-4o" and e.setting == "0-shot, CoT" and e.benchmark == "MMLU"][0]
     assert gpt4o_mmlu.value == 88.7 and gpt4o_mmlu.self_reported is True and gpt4o_mmlu.evaluator == "OpenAI"
     assert all(e.source.url or e.source.document for e in entries)
 
@@ -138,6 +163,7 @@ def test_provenance_labels_follow_the_sources():
 
 def test_item_counts_are_keyed_by_subset():
     from harness.claims.items import items_for
+
     assert items_for("GPQA", "main").n == 448 and items_for("GPQA", "diamond").n == 198
     assert items_for("GPQA", None).n is None and "differ by subset" in items_for("GPQA", None).why
     assert items_for("MBPP", "sanitized").n == 257 and items_for("MBPP", None).n == 500
@@ -151,7 +177,9 @@ def test_unknown_published_model_lists_the_table_models():
 
 
 def test_a_corrupt_published_file_names_file_and_entry(tmp_path):
-    (tmp_path / "bad.yaml").write_text("table: T\nentries:\n  - {model: M, benchmark: B, setting: s, value: high, source: {url: u}}\n")
+    (tmp_path / "bad.yaml").write_text(
+        "table: T\nentries:\n  - {model: M, benchmark: B, setting: s, value: high, source: {url: u}}\n"
+    )
     with pytest.raises(PublishedError, match="bad.yaml entry 0: value: 'high' is not a number"):
         load_all(tmp_path)
 
@@ -177,13 +205,16 @@ def test_claim_1_gets_a_verdict_from_published_numbers_alone(tmp_path):
     assert len(rows) == 16
     assert sum(r["difference"] > 0 for r in rows) == 9 and sum(r["difference"] < 0 for r in rows) == 7
     assert all("mde" in r for r in rows if r["status"] == "compared")  # every tested row states its power
-    gsm8k = [r for r in [c for c in published if c["rival"] == "Claude 3.5 Sonnet"][0]["rows"]
-             if r["benchmark"] == "GSM8K"][0]
+    gsm8k = [
+        r for r in [c for c in published if c["rival"] == "Claude 3.5 Sonnet"][0]["rows"] if r["benchmark"] == "GSM8K"
+    ][0]
     assert gsm8k["status"] == "setup mismatch" and "shots differ: 8-shot vs 0-shot" in gsm8k["parity_warnings"]
     assert any("vendor's own number" in w for w in verdict["setup_parity_warnings"])
     assert verdict["verdict"] in claims.VERDICTS
-    assert json.loads((tmp_path / "verdicts" / "llama31_405b_beats_gpt4o_claude35.json").read_text())["verdict"] \
+    assert (
+        json.loads((tmp_path / "verdicts" / "llama31_405b_beats_gpt4o_claude35.json").read_text())["verdict"]
         == verdict["verdict"]
+    )
 
 
 def test_out_of_scope_claims_say_why(tmp_path):
@@ -218,6 +249,7 @@ def test_claim_8_from_real_cpu_records_of_both_packaged_models(packaged_run):
 @pytest.mark.slow
 def test_verify_skips_a_corrupt_record_and_names_it(packaged_run, tmp_path, capsys):
     import shutil
+
     results, _ = packaged_run
     copy = tmp_path / "results"
     shutil.copytree(results, copy)
@@ -233,10 +265,18 @@ def test_measured_score_against_a_published_number(tiny_run):
     """A real record (tiny random Llama on shipped BBH) against a real published point."""
     results, written = tiny_run
     from harness.records import iter_records
-    claim = claims.Claim(id="mvp", quantifier="beats", measured_vs_published={
-        "subject": "tiny_random_llama", "table": "SmolLM2-135M-Instruct card — Instruction model",
-        "rivals": [{"name": "SmolLM2-135M-Instruct", "why": "test"}],
-        "benchmarks": {"bbh_bigbench_mc": "BBH|3-shot"}}, **STATEMENT)
+
+    claim = claims.Claim(
+        id="mvp",
+        quantifier="beats",
+        measured_vs_published={
+            "subject": "tiny_random_llama",
+            "table": "SmolLM2-135M-Instruct card — Instruction model",
+            "rivals": [{"name": "SmolLM2-135M-Instruct", "why": "test"}],
+            "benchmarks": {"bbh_bigbench_mc": "BBH|3-shot"},
+        },
+        **STATEMENT,
+    )
     verdict = claims.judge(claim, list(iter_records(results)), load_all(), load_items, 100)
     row = verdict.comparisons[0].rows[0]
     assert verdict.decided_by.startswith("measured vs published")
@@ -250,5 +290,8 @@ def test_claim_1_is_ready_for_measured_405b_records(tmp_path):
     verdict = verify(["llama31_405b_beats_gpt4o_claude35"], tmp_path, 50)[0]
     pending = [c for c in verdict["comparisons"] if c["evidence"].startswith("measured vs published")]
     assert len(pending) == 2 and all(c["verdict"] == "not yet measured" for c in pending)
-    assert all(r["status"] == "not yet measured" and r["status_detail"] == "no record for llama31_405b_instruct"
-               for c in pending for r in c["rows"])
+    assert all(
+        r["status"] == "not yet measured" and r["status_detail"] == "no record for llama31_405b_instruct"
+        for c in pending
+        for r in c["rows"]
+    )

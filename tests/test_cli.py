@@ -1,4 +1,5 @@
 """The command line as a user types it: real processes, real models, real files."""
+
 import hashlib
 import importlib.util
 from pathlib import Path
@@ -25,7 +26,9 @@ def test_default_run_scores_both_packaged_models_offline(tmp_path):
     paths = sorted(tmp_path.glob("records/*/*/*.json"))
     records = {(load_record(p).cell.model, load_record(p).cell.benchmark): (p, load_record(p)) for p in paths}
     assert {m for m, _ in records} == {"smollm2_135m_instruct", "gemma3_270m"}
-    assert sorted({b for _, b in records}) == sorted(["arc_easy_0shot", "arc_challenge_0shot_loglik", "piqa_0shot", "winogrande_0shot", "boolq_0shot"])
+    assert sorted({b for _, b in records}) == sorted(
+        ["arc_easy_0shot", "arc_challenge_0shot_loglik", "piqa_0shot", "winogrande_0shot", "boolq_0shot"]
+    )
     fingerprints = {"smollm2_135m_instruct": smollm2_gguf_sha256(), "gemma3_270m": GEMMA_GGUF_SHA256}
     for (model, bench), (path, record) in records.items():
         assert record.model.fingerprint.model_dump() == {"kind": "gguf_sha256", "value": fingerprints[model]}
@@ -62,12 +65,17 @@ def test_bad_limit_is_one_line_and_writes_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_a_model_that_fails_to_load_loses_nothing_else(tmp_path):
-    result = run_cli("model=[tiny_random_llama,smollm2_135m_instruct]",
-                     "model.smollm2_135m_instruct.source.package=not_installed_pkg", "limit=1",
-                     f"results_dir={tmp_path}")
+    result = run_cli(
+        "model=[tiny_random_llama,smollm2_135m_instruct]",
+        "model.smollm2_135m_instruct.source.package=not_installed_pkg",
+        "limit=1",
+        f"results_dir={tmp_path}",
+    )
     assert result.returncode == 1
-    assert "FAILED smollm2_135m_instruct: model 'smollm2_135m_instruct' needs the package 'not_installed_pkg'" \
+    assert (
+        "FAILED smollm2_135m_instruct: model 'smollm2_135m_instruct' needs the package 'not_installed_pkg'"
         in result.stderr
+    )
     assert [p.parent.parent.name for p in tmp_path.glob("records/*/*/*.json")] == ["tiny_random_llama"]
 
 
@@ -91,18 +99,27 @@ def test_list_shows_models_benchmarks_suites_and_shipped_tasks():
     import re
     import subprocess
     import sys
-    for group, expected in [("models", r"llama31_405b_instruct\s+Llama 3.1 405B Instruct"),
-                            ("benchmarks", r"gsm8k_8shot_cot\s+GSM8K \(8-shot, CoT\)"),
-                            ("suites", r"cpu_smoke\s+arc_easy_0shot"),
-                            ("tasks", r"bbh_bigbench_mc\s+shipped, offline")]:
+
+    for group, expected in [
+        ("models", r"llama31_405b_instruct\s+Llama 3.1 405B Instruct"),
+        ("benchmarks", r"gsm8k_8shot_cot\s+GSM8K \(8-shot, CoT\)"),
+        ("suites", r"cpu_smoke\s+arc_easy_0shot"),
+        ("tasks", r"bbh_bigbench_mc\s+shipped, offline"),
+    ]:
         out = subprocess.run([sys.executable, "-m", "harness.list", group], capture_output=True, text=True)
         assert out.returncode == 0 and re.search(expected, out.stdout), (group, out.stderr[-500:])
 
 
 @pytest.mark.slow
 def test_multirun_runs_one_job_per_model(tmp_path):
-    result = run_cli("-m", "model=tiny_random_llama", "benchmark=bbh_bigbench_mc,bbh_bigbench_mc_3shot",
-                     "limit=1", f"results_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/sweep")
+    result = run_cli(
+        "-m",
+        "model=tiny_random_llama",
+        "benchmark=bbh_bigbench_mc,bbh_bigbench_mc_3shot",
+        "limit=1",
+        f"results_dir={tmp_path}",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     benches = sorted(p.parent.name for p in tmp_path.glob("records/*/*/*.json"))
     assert benches == ["bbh_bigbench_mc", "bbh_bigbench_mc_3shot"]

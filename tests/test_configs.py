@@ -1,4 +1,5 @@
 """Every config file composes through Hydra and validates against the dataclasses."""
+
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
@@ -15,7 +16,13 @@ def names(group: str) -> list[str]:
 def test_default_run_is_both_packaged_models_on_standard_tasks_offline():
     cfg = parse_run_config(compose_run())
     assert list(cfg.model) == ["smollm2_135m_instruct", "gemma3_270m"]
-    assert list(cfg.benchmark) == ["arc_easy_0shot", "arc_challenge_0shot_loglik", "piqa_0shot", "winogrande_0shot", "boolq_0shot"]
+    assert list(cfg.benchmark) == [
+        "arc_easy_0shot",
+        "arc_challenge_0shot_loglik",
+        "piqa_0shot",
+        "winogrande_0shot",
+        "boolq_0shot",
+    ]
     assert cfg.hardware.device == "cpu" and cfg.limit == 50
 
 
@@ -56,14 +63,18 @@ def test_unknown_model_is_refused_by_hydra():
         compose_run("model=[llama9_1t]")
 
 
-@pytest.mark.parametrize("override,message", [
-    ("model=[smollm2_135m_instruct,llama9_1t]", "unknown model 'llama9_1t' (valid: deepseek_llm_67b_base,"),
-    ("-m model=gemma3_270m,llama9_1t", None),
-    ("suite=nightly", "unknown suite 'nightly' (valid: card_repro, cpu_smoke, llama31_flagship, open_llm_base)"),
-    ("benchmark=[mmlu]", "unknown benchmark 'mmlu' (valid: arc_average_0shot,"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("model=[smollm2_135m_instruct,llama9_1t]", "unknown model 'llama9_1t' (valid: deepseek_llm_67b_base,"),
+        ("-m model=gemma3_270m,llama9_1t", None),
+        ("suite=nightly", "unknown suite 'nightly' (valid: card_repro, cpu_smoke, llama31_flagship, open_llm_base)"),
+        ("benchmark=[mmlu]", "unknown benchmark 'mmlu' (valid: arc_average_0shot,"),
+    ],
+)
 def test_unknown_choices_list_the_valid_names(override, message):
     from harness.__main__ import unknown_choice
+
     problem = unknown_choice(override.split()[-1:])
     if message is None:
         assert problem.startswith("unknown model 'llama9_1t'")
@@ -85,19 +96,32 @@ def test_typo_inside_a_model_names_the_key_and_the_allowed_ones():
 def test_wrong_type_is_rejected():
     with pytest.raises(ConfigError, match="config.limit: input should be a valid integer, got 'many'"):
         parse_run_config(compose_run("model=[tiny_random_llama]", "limit=many"))
-    with pytest.raises(ConfigError, match="config.model.tiny_random_llama.max_batch_size: input should be a valid integer"):
+    with pytest.raises(
+        ConfigError, match="config.model.tiny_random_llama.max_batch_size: input should be a valid integer"
+    ):
         parse_run_config(compose_run("model=[tiny_random_llama]", "+model.tiny_random_llama.max_batch_size=many"))
 
 
-@pytest.mark.parametrize("override,message", [
-    ("limit=0", "config.limit: input should be greater than 0, got 0"),
-    ("model.tiny_random_llama.dtype=float8", "config.model.tiny_random_llama.dtype: input should be 'auto', 'float32', "),
-    ("model.tiny_random_llama.backend=tgi", "backend: input should be 'hf' or 'vllm', got 'tgi'"),
-    ("model.tiny_random_llama.batch_size=0", "batch_size: input should be greater than 0, got 0"),
-    ("model.tiny_random_llama.source.kind=local", "config.model.tiny_random_llama.source: path is required for kind 'local'"),
-    ("+benchmark.bbh_bigbench_mc.local_data={path: x, colour: red}",
-     r"config.benchmark.bbh_bigbench_mc.local_data: unknown key 'colour' \(allowed: path, test_split"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("limit=0", "config.limit: input should be greater than 0, got 0"),
+        (
+            "model.tiny_random_llama.dtype=float8",
+            "config.model.tiny_random_llama.dtype: input should be 'auto', 'float32', ",
+        ),
+        ("model.tiny_random_llama.backend=tgi", "backend: input should be 'hf' or 'vllm', got 'tgi'"),
+        ("model.tiny_random_llama.batch_size=0", "batch_size: input should be greater than 0, got 0"),
+        (
+            "model.tiny_random_llama.source.kind=local",
+            "config.model.tiny_random_llama.source: path is required for kind 'local'",
+        ),
+        (
+            "+benchmark.bbh_bigbench_mc.local_data={path: x, colour: red}",
+            r"config.benchmark.bbh_bigbench_mc.local_data: unknown key 'colour' \(allowed: path, test_split",
+        ),
+    ],
+)
 def test_bad_values_get_one_line_errors(override, message):
     with pytest.raises(ConfigError, match=message):
         parse_run_config(compose_run("model=[tiny_random_llama]", override))

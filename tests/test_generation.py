@@ -1,5 +1,6 @@
 """Greedy generation on shared few-shot prefixes gives HFLM's outputs exactly (fp32, the
 packaged models, BBH- and GSM8K-style prompts); sampled requests go to HFLM itself."""
+
 import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
@@ -13,23 +14,34 @@ GSM8K_SHOTS = (
     "Question: A box holds 12 eggs. How many eggs are in 4 boxes?\n"
     "Answer: Each box holds 12 eggs, so 4 boxes hold 12 * 4 = 48. The answer is 48.\n\n"
     "Question: Mia had 20 dollars and spent 7. How much money does she have left?\n"
-    "Answer: 20 - 7 = 13. The answer is 13.\n\n")
-GSM8K_QUESTIONS = ["Sara reads 7 pages a day for 6 days. How many pages does she read?",
-                   "A shop sells pens at 2 dollars each. How much do 9 pens cost?",
-                   "There are 30 students in 5 equal groups. How many students are in each group?",
-                   "Ben had 50 marbles and lost 17. How many marbles are left?"]
-GSM8K_KWARGS = {"until": ["Question:", "</s>", "<|im_end|>"], "do_sample": False, "temperature": 0.0,
-                "max_gen_toks": 64}
+    "Answer: 20 - 7 = 13. The answer is 13.\n\n"
+)
+GSM8K_QUESTIONS = [
+    "Sara reads 7 pages a day for 6 days. How many pages does she read?",
+    "A shop sells pens at 2 dollars each. How much do 9 pens cost?",
+    "There are 30 students in 5 equal groups. How many students are in each group?",
+    "Ben had 50 marbles and lost 17. How many marbles are left?",
+]
+GSM8K_KWARGS = {
+    "until": ["Question:", "</s>", "<|im_end|>"],
+    "do_sample": False,
+    "temperature": 0.0,
+    "max_gen_toks": 64,
+}
 BBH_KWARGS = {"until": ["Q:", "\n\n"], "do_sample": False, "max_gen_toks": 32}
 
 
 def generation_requests() -> list[Instance]:
-    out = [Instance("generate_until", {}, (GSM8K_SHOTS + f"Question: {q}\nAnswer:", GSM8K_KWARGS), i)
-           for i, q in enumerate(GSM8K_QUESTIONS)]
+    out = [
+        Instance("generate_until", {}, (GSM8K_SHOTS + f"Question: {q}\nAnswer:", GSM8K_KWARGS), i)
+        for i, q in enumerate(GSM8K_QUESTIONS)
+    ]
     for task in ("bbh_bb_date_understanding", "bbh_bb_snarks"):
-        out += [Instance("generate_until", row, (shots(task) + row["text"], BBH_KWARGS), 0)
-                for row in read_split(task, "test")[:3]]
-    out.append(out[0])   # a repeated request
+        out += [
+            Instance("generate_until", row, (shots(task) + row["text"], BBH_KWARGS), 0)
+            for row in read_split(task, "test")[:3]
+        ]
+    out.append(out[0])  # a repeated request
     return out
 
 
@@ -40,8 +52,9 @@ def test_greedy_generation_equals_hflm(model):
     (in bigger HFLM batches a short row may run past it, up to the batch's padding)."""
     lm = load(model)
     batch = generation_requests()
-    expected = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=1,
-                    device="cpu").generate_until(batch, disable_tqdm=True)
+    expected = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=1, device="cpu").generate_until(
+        batch, disable_tqdm=True
+    )
     got = lm.generate_until(batch, disable_tqdm=True)
     assert got == expected
     assert any(text.strip() for text in got)

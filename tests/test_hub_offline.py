@@ -1,6 +1,7 @@
 """The hub paths, exercised without the hub: a `source.kind: hub` model read from a real
 Hugging Face cache layout with HF_HUB_OFFLINE=1, and, for every benchmark config that
 names lm-eval hub tasks, which of its tasks the shipped mirror serves offline."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,21 @@ def write_hf_cache(cache: Path) -> Path:
     from harness.models import random_llama
     from harness.schema import ModelConfig, ModelSource
 
-    model, tokenizer = random_llama(ModelConfig(source=ModelSource(kind="random_init", random_config={
-        "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "max_position_embeddings": 2048})))
+    model, tokenizer = random_llama(
+        ModelConfig(
+            source=ModelSource(
+                kind="random_init",
+                random_config={
+                    "hidden_size": 32,
+                    "intermediate_size": 64,
+                    "num_hidden_layers": 2,
+                    "num_attention_heads": 4,
+                    "num_key_value_heads": 2,
+                    "max_position_embeddings": 2048,
+                },
+            )
+        )
+    )
     repo = cache / ("models--" + HUB_ID.replace("/", "--"))
     snapshot = repo / "snapshots" / COMMIT
     model.save_pretrained(snapshot, safe_serialization=True)
@@ -42,13 +55,27 @@ def test_hub_model_loads_offline_from_an_hf_cache_and_the_record_stores_the_comm
     configs.mkdir(parents=True)
     (configs / "tiny_hub_llama.yaml").write_text(
         "tiny_hub_llama:\n  display_name: Tiny Llama from an offline HF cache\n  family: llama\n"
-        f"  source:\n    kind: hub\n    hub_id: {HUB_ID}\n    revision: main\n  dtype: float32\n  batch_size: 8\n")
+        f"  source:\n    kind: hub\n    hub_id: {HUB_ID}\n    revision: main\n  dtype: float32\n  batch_size: 8\n"
+    )
     results = tmp_path / "results"
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "harness", f"hydra.searchpath=[file://{tmp_path / 'configs'}]",
-                           "model=[tiny_hub_llama]", "benchmark=[arc_easy_0shot]", "limit=2",
-                           f"results_dir={results}"], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            f"hydra.searchpath=[file://{tmp_path / 'configs'}]",
+            "model=[tiny_hub_llama]",
+            "benchmark=[arc_easy_0shot]",
+            "limit=2",
+            f"results_dir={results}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     [record_path] = [p for p in results.rglob("*.json")]
     record = json.loads(record_path.read_text())
@@ -57,15 +84,35 @@ def test_hub_model_loads_offline_from_an_hf_cache_and_the_record_stores_the_comm
 
 
 # Benchmarks whose every task the shipped mirror serves, and those that need the hub.
-OFFLINE = {"arc_average_0shot", "arc_challenge_0shot", "arc_challenge_25shot", "arc_challenge_0shot_loglik", "arc_easy_0shot",
-           "bbh_3shot", "bbh_3shot_cot", "boolq_0shot", "ifeval", "mmlu_5shot", "mmlu_cloze_0shot",
-           "piqa_0shot", "truthfulqa_mc2", "winogrande_0shot", "winogrande_5shot_l"}
-NEEDS_HUB = {"gpqa_0shot_cot": "gpqa_main_cot_zeroshot",
-             "gsm8k_8shot": "gsm8k", "gsm8k_8shot_cot": "gsm8k_cot_llama",
-             "hellaswag_0shot": "hellaswag", "hellaswag_10shot": "hellaswag",
-             "humaneval_0shot": "humaneval_instruct", "mmlu_0shot_cot": "mmlu_cot_llama",
-             "mmlu_5shot_llama": "mmlu_llama", "mmlu_pro_5shot_cot": "mmlu_pro_llama",
-             "winogrande_5shot": "winogrande"}  # its 5 shots come from winogrande_xl's train, not mirrored
+OFFLINE = {
+    "arc_average_0shot",
+    "arc_challenge_0shot",
+    "arc_challenge_25shot",
+    "arc_challenge_0shot_loglik",
+    "arc_easy_0shot",
+    "bbh_3shot",
+    "bbh_3shot_cot",
+    "boolq_0shot",
+    "ifeval",
+    "mmlu_5shot",
+    "mmlu_cloze_0shot",
+    "piqa_0shot",
+    "truthfulqa_mc2",
+    "winogrande_0shot",
+    "winogrande_5shot_l",
+}
+NEEDS_HUB = {
+    "gpqa_0shot_cot": "gpqa_main_cot_zeroshot",
+    "gsm8k_8shot": "gsm8k",
+    "gsm8k_8shot_cot": "gsm8k_cot_llama",
+    "hellaswag_0shot": "hellaswag",
+    "hellaswag_10shot": "hellaswag",
+    "humaneval_0shot": "humaneval_instruct",
+    "mmlu_0shot_cot": "mmlu_cot_llama",
+    "mmlu_5shot_llama": "mmlu_llama",
+    "mmlu_pro_5shot_cot": "mmlu_pro_llama",
+    "winogrande_5shot": "winogrande",
+}  # its 5 shots come from winogrande_xl's train, not mirrored
 
 
 def offline_status(bench) -> dict:

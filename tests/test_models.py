@@ -1,4 +1,5 @@
 """Model loading: fingerprints, the GGUF cache, and clear errors."""
+
 import time
 
 import pytest
@@ -41,8 +42,11 @@ def test_hub_model_offline_fails_with_the_repo_id_and_hf_hub_offline():
 
 
 def test_local_directory_without_a_model_is_rejected(tmp_path):
-    cfg, hardware = model_cfg("tiny_random_llama", "model.tiny_random_llama.source.kind=local",
-                              f"+model.tiny_random_llama.source.path={tmp_path}")
+    cfg, hardware = model_cfg(
+        "tiny_random_llama",
+        "model.tiny_random_llama.source.kind=local",
+        f"+model.tiny_random_llama.source.path={tmp_path}",
+    )
     with pytest.raises(ModelLoadError, match="has no config.json"):
         load_model("tiny_random_llama", cfg, hardware)
 
@@ -87,8 +91,11 @@ def test_cell_key_tells_auto_bf16_from_float32(tmp_path):
 
     keys = {}
     for dtype in ("auto", "bfloat16", "float32"):
-        cfg = parse_run_config(compose_run("model=[tiny_random_llama]", f"model.tiny_random_llama.dtype={dtype}",
-                                           f"results_dir={tmp_path}"))
+        cfg = parse_run_config(
+            compose_run(
+                "model=[tiny_random_llama]", f"model.tiny_random_llama.dtype={dtype}", f"results_dir={tmp_path}"
+            )
+        )
         bench = plan_benchmarks(cfg)[0]
         keys[dtype] = plan_cell("tiny_random_llama", {"kind": "random_init", "value": "x"}, bench, cfg).key
     assert keys["auto"] == keys["bfloat16"] != keys["float32"]

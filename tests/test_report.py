@@ -1,4 +1,5 @@
 """Reports from real records and verdicts, opened in headless Chromium."""
+
 import json
 import os
 import re
@@ -87,10 +88,17 @@ def test_newest_run_of_a_cell_wins(report_dir):
 @pytest.mark.slow
 def test_csv_exports_read_back(report_dir):
     import csv
+
     results, _ = report_dir
     with open(results / "tables" / "claims.csv") as handle:
         claims = list(csv.DictReader(handle))
-    assert {c["verdict"] for c in claims} <= {"supported", "refuted", "inconclusive", "not yet measured", "out of scope"}
+    assert {c["verdict"] for c in claims} <= {
+        "supported",
+        "refuted",
+        "inconclusive",
+        "not yet measured",
+        "out of scope",
+    }
     with open(results / "tables" / "scores.csv") as handle:
         scores = list(csv.DictReader(handle))
     assert all(float(s["ci95_low"]) <= float(s["score"]) <= float(s["ci95_high"]) for s in scores)
@@ -106,9 +114,17 @@ def browser():
         pytest.skip("Debian chromium + chromium-driver not installed (.ci/run installs them)")
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1300,2200"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1300,2200",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
@@ -124,8 +140,10 @@ def test_html_report_in_headless_chromium(report_dir):
         assert errors == []
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "report.png"))  # the page as a reviewer opens it
-        summary = [r.find_elements("css selector", "td")[0].text
-                   for r in driver.find_elements("css selector", "#summary tbody tr")]
+        summary = [
+            r.find_elements("css selector", "td")[0].text
+            for r in driver.find_elements("css selector", "#summary tbody tr")
+        ]
         assert summary[:2] == ["C1", "C2"] and len(summary) == 14
         cards = driver.find_elements("css selector", ".card")
         claims = sorted(p.stem for p in (results / "verdicts").glob("*.json"))
@@ -134,8 +152,10 @@ def test_html_report_in_headless_chromium(report_dir):
         header = [th for th in driver.find_elements("css selector", "#scores th") if th.text == "score %"][0]
 
         def values():
-            return [float(r.find_elements("css selector", "td")[2].text)
-                    for r in driver.find_elements("css selector", "#scores tbody tr")]
+            return [
+                float(r.find_elements("css selector", "td")[2].text)
+                for r in driver.find_elements("css selector", "#scores tbody tr")
+            ]
 
         header.click()
         assert values() == sorted(values())

@@ -1,5 +1,6 @@
 """The prefix-shared scorer returns HFLM's loglikelihoods (fp32, within 1e-4), with
 few-shot prefixes shared across requests computed once."""
+
 import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
@@ -10,8 +11,12 @@ from harness.schema import parse_run_config
 from harness.scorer import Context, PrefixSharedHFLM, tree_of
 from harness.tasks.bigbench_bbh.utils import read_split
 
-TASKS = ["bbh_bb_date_understanding", "bbh_bb_tracking_shuffled_objects_three_objects",
-         "bbh_bb_snarks", "bbh_bb_causal_judgment"]
+TASKS = [
+    "bbh_bb_date_understanding",
+    "bbh_bb_tracking_shuffled_objects_three_objects",
+    "bbh_bb_snarks",
+    "bbh_bb_causal_judgment",
+]
 
 
 def shots(task: str) -> str:
@@ -25,10 +30,12 @@ def requests(per_task: int, few_shot: bool) -> list[Instance]:
     for task in TASKS:
         prefix = shots(task) if few_shot else ""
         for row in read_split(task, "test")[:per_task]:
-            out += [Instance(request_type="loglikelihood", doc=row, arguments=(prefix + row["text"], choice), idx=i)
-                    for i, choice in enumerate(row["choices"])]
+            out += [
+                Instance(request_type="loglikelihood", doc=row, arguments=(prefix + row["text"], choice), idx=i)
+                for i, choice in enumerate(row["choices"])
+            ]
     out.append(Instance(request_type="loglikelihood", doc={}, arguments=("", "An empty context"), idx=0))
-    out.append(out[0])   # the same request twice
+    out.append(out[0])  # the same request twice
     return out
 
 
@@ -61,21 +68,29 @@ def encoded_contexts(lm, batch: list[Instance]) -> dict:
 
 # ---------------------------------------------------------------- the tree, no model
 
+
 def test_tree_computes_each_shared_prefix_once_and_leaves_every_context_a_token():
     shared_a, shared_b = list(range(100, 140)), list(range(200, 230))
-    contexts = {tuple(t): Context(t) for t in (
-        shared_a + [1, 2], shared_a + [3], shared_a + [4, 5, 6],      # 40 shared tokens: a node
-        shared_b + [7], shared_b + [8],                               # 30 shared tokens: a node
-        [9, 10, 11], [9, 10, 12],                                     # 2 shared tokens: not worth a node
-        shared_a,                                                     # a context that is all prefix
-    )}
+    contexts = {
+        tuple(t): Context(t)
+        for t in (
+            shared_a + [1, 2],
+            shared_a + [3],
+            shared_a + [4, 5, 6],  # 40 shared tokens: a node
+            shared_b + [7],
+            shared_b + [8],  # 30 shared tokens: a node
+            [9, 10, 11],
+            [9, 10, 12],  # 2 shared tokens: not worth a node
+            shared_a,  # a context that is all prefix
+        )
+    }
     root = tree_of(contexts, min_shared=16)
     assert (root.start, root.end) == (0, 0)
     spans = sorted((child.start, child.end, len(child.contexts)) for child in root.children)
-    assert spans == [(0, 30, 2), (0, 39, 4)]   # shared_a's node stops one token short of the shortest context
+    assert spans == [(0, 30, 2), (0, 39, 4)]  # shared_a's node stops one token short of the shortest context
     assert sorted(len(c.tokens) for c in root.contexts) == [3, 3]
     for child in root.children:
-        assert all(len(c.tokens) > child.end and c.tokens[:child.end] == child.tokens for c in child.contexts)
+        assert all(len(c.tokens) > child.end and c.tokens[: child.end] == child.tokens for c in child.contexts)
 
 
 def test_short_shared_prefix_is_folded_but_its_long_subtrees_kept():
@@ -89,6 +104,7 @@ def test_short_shared_prefix_is_folded_but_its_long_subtrees_kept():
 
 
 # ---------------------------------------------------------------- against HFLM
+
 
 @pytest.mark.slow
 def test_tiny_model_matches_hflm_with_any_memory_bound():

@@ -2,6 +2,7 @@
 started once per session by tests/slurm_cluster.py): one job per model, records written,
 reruns that submit nothing, a cancelled job resumed, a failed job reported, and the
 hardware config's resources as Slurm sees them."""
+
 from __future__ import annotations
 
 import functools
@@ -29,18 +30,29 @@ def slurm(tmp_path_factory):
 
 def sweep(cluster: SlurmCluster, tmp_path: Path, *overrides: str, wait: bool = True):
     """`python -m harness -m hydra/launcher=slurm ...` as a user types it, on this cluster."""
-    command = [sys.executable, "-m", "harness", "-m", "hydra/launcher=slurm", f"results_dir={tmp_path / 'results'}",
-               f"hydra.sweep.dir={tmp_path / 'sweep'}", *overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "-m",
+        "hydra/launcher=slurm",
+        f"results_dir={tmp_path / 'results'}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        *overrides,
+    ]
     if not wait:
-        return subprocess.Popen(command, cwd=REPO, env=cluster.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            command, cwd=REPO, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
     return subprocess.run(command, check=False, cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=900)
 
 
 def records(tmp_path: Path) -> dict[tuple[str, str], float]:
     """(model, benchmark) -> the record file's mtime."""
-    return {(p.parent.parent.name, p.parent.name): p.stat().st_mtime_ns
-            for p in (tmp_path / "results" / "records").glob("*/*/*.json")}
+    return {
+        (p.parent.parent.name, p.parent.name): p.stat().st_mtime_ns
+        for p in (tmp_path / "results" / "records").glob("*/*/*.json")
+    }
 
 
 def job_log(tmp_path: Path, job_id: str) -> Path:
@@ -68,8 +80,12 @@ def write_config(root: Path, group: str, name: str, text: str) -> str:
 def bbh_subtask(configs: Path) -> str:
     """One shipped BBH subtask (hyperbaton: two short choices) as a benchmark of 8 items, so a
     packaged model's cell takes seconds, not BBH's 21 subtasks."""
-    return write_config(configs, "benchmark", "bbh_hyperbaton", "bbh_hyperbaton:\n  tasks: [bbh_bb_hyperbaton]\n"
-                        "  num_fewshot: 0\n  primary_metric: acc\n  limit: 8\n")
+    return write_config(
+        configs,
+        "benchmark",
+        "bbh_hyperbaton",
+        "bbh_hyperbaton:\n  tasks: [bbh_bb_hyperbaton]\n  num_fewshot: 0\n  primary_metric: acc\n  limit: 8\n",
+    )
 
 
 def corrupt_model(configs: Path, tmp_path: Path) -> Path:
@@ -78,21 +94,26 @@ def corrupt_model(configs: Path, tmp_path: Path) -> Path:
     weights.mkdir()
     (weights / "config.json").write_text('{"model_type": "llama"}')
     (weights / "model.safetensors").write_bytes(b"\0not safetensors" * 64)
-    write_config(configs, "model", "corrupt_weights", f"corrupt_weights:\n  source:\n    kind: local\n    path: {weights}\n")
+    write_config(
+        configs, "model", "corrupt_weights", f"corrupt_weights:\n  source:\n    kind: local\n    path: {weights}\n"
+    )
     return weights
 
 
 def two_item_quiz(configs: Path, tmp_path: Path) -> None:
     """A benchmark of our own data (JSONL) that costs a model one second: a cheap first cell."""
     data = tmp_path / "quiz.jsonl"
-    data.write_text('{"question": "2 + 2 =", "choices": ["3", "4"], "answer": 1}\n'
-                    '{"question": "The sky on a clear day is", "choices": ["blue", "green"], "answer": 0}\n')
+    data.write_text(
+        '{"question": "2 + 2 =", "choices": ["3", "4"], "answer": 1}\n'
+        '{"question": "The sky on a clear day is", "choices": ["blue", "green"], "answer": 0}\n'
+    )
     write_config(configs, "benchmark", "quiz", f"quiz:\n  primary_metric: acc\n  local_data:\n    path: {data}\n")
 
 
 def wait_for_record(cluster: SlurmCluster, tmp_path: Path, model: str, benchmark: str) -> None:
-    cluster.wait_for(lambda: (model, benchmark) in records(tmp_path), f"{model} x {benchmark}'s record",
-                     timeout=600, every=0.1)
+    cluster.wait_for(
+        lambda: (model, benchmark) in records(tmp_path), f"{model} x {benchmark}'s record", timeout=600, every=0.1
+    )
 
 
 @pytest.mark.slow
@@ -128,8 +149,9 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
     searchpath = bbh_subtask(configs)
     cells = ["benchmark=[quiz,bbh_hyperbaton]"]
     before = slurm.sacct()
-    running = sweep(slurm, tmp_path, searchpath, "model=corrupt_weights,tiny_random_llama,smollm2_135m_instruct",
-                    *cells, wait=False)
+    running = sweep(
+        slurm, tmp_path, searchpath, "model=corrupt_weights,tiny_random_llama,smollm2_135m_instruct", *cells, wait=False
+    )
     try:
         wait_for_record(slurm, tmp_path, "smollm2_135m_instruct", "quiz")
         cancelled = next(job for job in slurm.sacct() if job not in before and job.endswith("_2"))
@@ -142,12 +164,25 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
     assert jobs == {failed: "FAILED", completed: "COMPLETED", cancelled: "CANCELLED"}, output[-3000:]
     log = functools.partial(job_log, tmp_path)
     assert running.returncode != 0 and "error: 2 of 3 jobs did not complete" in output
-    assert (f"job {failed} (model=corrupt_weights) ended FAILED: corrupt_weights: model 'corrupt_weights': "
-            f"cannot load {weights}") in output and f"log: {log(failed)}" in output and log(failed).is_file()
-    assert f"job {cancelled} (model=smollm2_135m_instruct) ended CANCELLED" in output and f"log: {log(cancelled)}" in output
+    assert (
+        (
+            f"job {failed} (model=corrupt_weights) ended FAILED: corrupt_weights: model 'corrupt_weights': "
+            f"cannot load {weights}"
+        )
+        in output
+        and f"log: {log(failed)}" in output
+        and log(failed).is_file()
+    )
+    assert (
+        f"job {cancelled} (model=smollm2_135m_instruct) ended CANCELLED" in output
+        and f"log: {log(cancelled)}" in output
+    )
     kept = records(tmp_path)
-    assert sorted(kept) == [("smollm2_135m_instruct", "quiz"), ("tiny_random_llama", "bbh_hyperbaton"),
-                            ("tiny_random_llama", "quiz")]
+    assert sorted(kept) == [
+        ("smollm2_135m_instruct", "quiz"),
+        ("tiny_random_llama", "bbh_hyperbaton"),
+        ("tiny_random_llama", "quiz"),
+    ]
 
     resumed = sweep(slurm, tmp_path, searchpath, "model=tiny_random_llama,smollm2_135m_instruct", *cells)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
@@ -162,12 +197,36 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
 
 @pytest.mark.slow
 def test_hardware_config_sets_the_jobs_slurm_resources(slurm, tmp_path):
-    searchpath = write_config(tmp_path / "configs", "hardware", "slurm_probe", "\n".join([
-        "name: slurm_probe", "device: cpu", "slurm:", f"  partition: {PARTITION}", "  nodes: 1",
-        f"  gpus_per_node: {GPUS}", "  cpus_per_task: 1", "  mem_gb: 3", "  timeout_min: 7", ""]))
+    searchpath = write_config(
+        tmp_path / "configs",
+        "hardware",
+        "slurm_probe",
+        "\n".join(
+            [
+                "name: slurm_probe",
+                "device: cpu",
+                "slurm:",
+                f"  partition: {PARTITION}",
+                "  nodes: 1",
+                f"  gpus_per_node: {GPUS}",
+                "  cpus_per_task: 1",
+                "  mem_gb: 3",
+                "  timeout_min: 7",
+                "",
+            ]
+        ),
+    )
     before = slurm.sacct()
-    result = sweep(slurm, tmp_path, searchpath, "hardware=slurm_probe", "model=tiny_random_llama",
-                   "benchmark=[bbh_bigbench_mc]", "limit=1", "dry_run=true")
+    result = sweep(
+        slurm,
+        tmp_path,
+        searchpath,
+        "hardware=slurm_probe",
+        "model=tiny_random_llama",
+        "benchmark=[bbh_bigbench_mc]",
+        "limit=1",
+        "dry_run=true",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     (job,) = new_jobs(slurm, before)
     shown = slurm.show_job(job)

