@@ -76,7 +76,9 @@ def test_a_model_that_fails_to_load_loses_nothing_else(tmp_path):
         "FAILED smollm2_135m_instruct: model 'smollm2_135m_instruct' needs the package 'not_installed_pkg'"
         in result.stderr
     )
-    assert [p.parent.parent.name for p in tmp_path.glob("records/*/*/*.json")] == ["tiny_random_llama"]
+    # The healthy model's cells (one per benchmark of the default suite) are all written.
+    written = [p.parent.parent.name for p in tmp_path.glob("records/*/*/*.json")]
+    assert written and set(written) == {"tiny_random_llama"}
 
 
 @pytest.mark.slow
