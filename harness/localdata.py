@@ -50,9 +50,13 @@ class BenchmarkData:
         return self.sources.source_of(task)
 
 
-def benchmark_data(name: str, bench: BenchmarkConfig, hub_mirror: Mirror | None = None) -> BenchmarkData:
+def benchmark_data(
+    name: str, bench: BenchmarkConfig, hub_mirror: Mirror | None = None, require: bool = True
+) -> BenchmarkData:
     """Check a benchmark's own files (every row) and fingerprint every file it reads: local
-    data, shipped task data, or the hub-dataset mirror's files (sha256-checked here)."""
+    data, shipped task data, or the hub-dataset mirror's files (sha256-checked here).
+    `require=False` (dry runs) leaves data that is neither mirrored nor reachable in
+    `sources.hub` instead of failing."""
     where = f"benchmark '{name}'"
     if bench.local_data is not None:
         files = validate(bench.local_data, where)
@@ -60,7 +64,8 @@ def benchmark_data(name: str, bench: BenchmarkConfig, hub_mirror: Mirror | None 
     hub_mirror = hub_mirror or Mirror()
     leaves = [config for task in bench.tasks for config in evaluate.leaf_configs(task)]
     sources = mirror.resolve(leaves, hub_mirror, bench.num_fewshot, bench.task_overrides)
-    mirror.require_data(name, sources, hub_mirror)
+    if require:
+        mirror.require_data(name, sources, hub_mirror)
     files = sources.files()
     for task in bench.tasks:
         files.update(shipped_files(evaluate.task_yaml_path(task)))

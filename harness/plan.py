@@ -73,17 +73,19 @@ def check_unsafe_code(name: str, bench: BenchmarkConfig) -> None:
         )
 
 
-def plan_benchmark(name: str, bench: BenchmarkConfig, cfg: RunConfig) -> BenchmarkPlan:
-    """Check a benchmark and resolve its data; fails before any model loads."""
+def plan_benchmark(name: str, bench: BenchmarkConfig, cfg: RunConfig, require_data: bool = True) -> BenchmarkPlan:
+    """Check a benchmark and resolve its data; fails before any model loads (a dry run,
+    `require_data=False`, lists the hub datasets it would need instead)."""
     if bench.local_data is None:
         evaluate.check_tasks_exist(name, bench.tasks)
     check_unsafe_code(name, bench)
     limit = cfg.limit if cfg.limit is not None else bench.limit
-    return BenchmarkPlan(name, bench, limit, localdata.benchmark_data(name, bench, Mirror.for_run(cfg.mirror_dir)))
+    data = localdata.benchmark_data(name, bench, Mirror.for_run(cfg.mirror_dir), require=require_data)
+    return BenchmarkPlan(name, bench, limit, data)
 
 
-def plan_benchmarks(cfg: RunConfig) -> list[BenchmarkPlan]:
-    return [plan_benchmark(name, bench, cfg) for name, bench in cfg.benchmark.items()]
+def plan_benchmarks(cfg: RunConfig, require_data: bool = True) -> list[BenchmarkPlan]:
+    return [plan_benchmark(name, bench, cfg, require_data) for name, bench in cfg.benchmark.items()]
 
 
 def chat_template_for(model: ModelConfig, bench: BenchmarkConfig) -> bool:
@@ -210,8 +212,15 @@ def lm_eval_command(model: ModelConfig, bench: BenchmarkPlan, hardware: Hardware
 
 
 def describe(cfg: RunConfig) -> str:
-    benchmarks = plan_benchmarks(cfg)
-    lines = []
+    # A dry run plans GPU sweeps from machines that may lack their data (a login node):
+    # it says which hub datasets a real run would need, instead of stopping.
+    benchmarks = plan_benchmarks(cfg, require_data=False)
+    lines = [
+        f"{bench.name}: data not in the mirror, a real run needs the hub or a mirror with: "
+        + ", ".join(sorted(set(bench.data.sources.hub.values())))
+        for bench in benchmarks
+        if bench.data.sources.hub
+    ]
     for name, model in cfg.model.items():
         lines.append(f"{name}: backend={model.backend}, {parallelism(model, cfg.hardware)}; {fit(model, cfg.hardware)}")
         for bench in benchmarks:
