@@ -78,14 +78,14 @@ def write_config(root: Path, group: str, name: str, text: str) -> str:
 
 
 def bbh_subtask(configs: Path) -> str:
-    """One shipped BBH subtask (hyperbaton: two short choices) as a benchmark of 32 items, so a
+    """One shipped BBH subtask (hyperbaton: two short choices) as a benchmark of up to 200 items, so a
     packaged model's cell takes seconds, not BBH's 21 subtasks, yet outlasts scancel's ~2 s
     on an idle machine (at 8 items the cell finished before the cancel landed in CI)."""
     return write_config(
         configs,
         "benchmark",
         "bbh_hyperbaton",
-        "bbh_hyperbaton:\n  tasks: [bbh_bb_hyperbaton]\n  num_fewshot: 0\n  primary_metric: acc\n  limit: 32\n",
+        "bbh_hyperbaton:\n  tasks: [bbh_bb_hyperbaton]\n  num_fewshot: 0\n  primary_metric: acc\n  limit: 200\n",
     )
 
 
@@ -143,7 +143,7 @@ def test_sweep_submits_one_job_per_model_and_a_rerun_submits_nothing(slurm, tmp_
 def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_missing_cells(slurm, tmp_path):
     # Each job asks for the node's 2 CPUs, so the array's tasks run one after the other:
     # the corrupt model's job fails, the tiny model's completes, then SmolLM2's is cancelled
-    # after its quiz cell, during its 32-item BBH cell (seconds; scancel kills within ~2 s).
+    # after its quiz cell, during its 200-item BBH cell (seconds; scancel kills within ~2 s).
     configs = tmp_path / "configs"
     weights = corrupt_model(configs, tmp_path)
     two_item_quiz(configs, tmp_path)
