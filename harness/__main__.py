@@ -18,7 +18,7 @@ from harness.evaluate import BenchmarkError
 from harness.localdata import DataError
 from harness.mirror import MirrorError
 from harness.plan import describe
-from harness.run import RunSummary, run, score_table
+from harness.run import RunSummary, StopRequested, run, score_table
 from harness.schema import ConfigError, parse_run_config
 
 GROUPS = ("model", "benchmark", "suite", "hardware")
@@ -95,6 +95,11 @@ def run_hydra(cfg: DictConfig) -> None:
         summary = run(run_cfg, run_info())
     except (ConfigError, BenchmarkError, DataError, MirrorError) as error:
         sys.exit(f"error: {error}")
+    except StopRequested:
+        print(
+            "error: stopped by SIGTERM; finished cells keep their records, rerun to compute the rest", file=sys.stderr
+        )
+        sys.exit(128 + 15)  # the shell's code for death by SIGTERM
     report(summary)
     if summary.failures:
         sys.exit(1)

@@ -4,12 +4,17 @@ A cell's life, top to bottom: plan (harness.plan: everything resolved once) -> l
 model (harness.models, once for all its cells) -> evaluate (harness.evaluate, the lm-eval
 adapter) -> record (harness.records, typed, written atomically). A model that fails to
 load or a benchmark that fails is reported and skipped; records already written stay.
+SIGTERM (Ctrl-C's batch cousin: scancel, preemption, `kill`) stops the run inside the
+current cell at once; the cells finished before it keep their records.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +71,30 @@ def unfinished_cells(cfg: RunConfig) -> int:
     return count
 
 
+class StopRequested(BaseException):
+    """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so that no `except
+    Exception` inside lm-eval or the harness turns it into a failed cell and carries on."""
+
+
+@contextmanager
+def stop_on_sigterm():
+    """Turn SIGTERM into StopRequested for the run's duration. Slurm's scancel sends SIGTERM
+    and SIGKILL only KillWait seconds later (submitit's own handler merely logs SIGTERM), so
+    without this a cancelled job kept computing, and could still write a record, until killed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def stop(signum, frame):
+        raise StopRequested()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_cell(loaded: LoadedModel, cell: CellPlan, cfg: RunConfig, run_info: dict) -> Path:
     log.info("%s x %s: evaluating (limit=%s)", cell.model_name, cell.benchmark.name, cell.benchmark.limit)
     result = evaluate.evaluate(loaded.lm, cell)
@@ -115,6 +144,14 @@ def run_model(
     for cell in todo:
         try:
             path = run_cell(loaded, cell, cfg, run_info)
+        except StopRequested:
+            log.error(
+                "stopped by SIGTERM during %s x %s; its record was not written, finished cells are kept "
+                "(rerun the same command to compute the rest)",
+                model_name,
+                cell.benchmark.name,
+            )
+            raise
         except (evaluate.BenchmarkError, records.RecordError, DataError, MirrorError) as error:
             log.error("error: %s", error)
             summary.failures.append((model_name, cell.benchmark.name, str(error)))
@@ -128,8 +165,9 @@ def run(cfg: RunConfig, run_info: dict) -> RunSummary:
     check_results_dir(Path(cfg.results_dir))
     benchmarks = plan_benchmarks(cfg)  # checks tasks and data: fails before any model loads
     summary = RunSummary()
-    for model_name in cfg.model:
-        run_model(model_name, benchmarks, cfg, run_info, summary)
+    with stop_on_sigterm():
+        for model_name in cfg.model:
+            run_model(model_name, benchmarks, cfg, run_info, summary)
     return summary
 
 

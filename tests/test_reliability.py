@@ -52,6 +52,33 @@ def test_kill_9_mid_sweep_keeps_finished_cells_and_the_rerun_computes_only_the_r
 
 
 @pytest.mark.slow
+def test_sigterm_stops_inside_the_current_cell_and_keeps_the_finished_ones(tmp_path):
+    """What scancel, preemption or `kill` sends: the run stops at once (not after the cell),
+    writes no record for the interrupted cell, keeps the finished one, and says so."""
+    args = ["model=[smollm2_135m_instruct]", "benchmark=[arc_easy_0shot,piqa_0shot]", "limit=60"]
+    log = tmp_path / "stderr.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harness", *args, f"results_dir={tmp_path}"],
+            cwd=REPO,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    deadline = time.time() + 300
+    while "smollm2_135m_instruct x piqa_0shot: evaluating" not in log.read_text():
+        assert process.poll() is None and time.time() < deadline, log.read_text()[-2000:]
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 128 + 15, log.read_text()[-2000:]
+    output = log.read_text()
+    assert "stopped by SIGTERM during smollm2_135m_instruct x piqa_0shot" in output
+    assert "error: stopped by SIGTERM; finished cells keep their records" in output
+    [kept] = list(tmp_path.glob("records/*/*/*.json"))
+    assert kept.parent.name == "arc_easy_0shot" and load_items(kept)
+
+
+@pytest.mark.slow
 def test_two_jobs_writing_one_results_dir_corrupt_nothing(tmp_path):
     common = ["model=[tiny_random_llama]", "limit=2", "force=true", f"results_dir={tmp_path}"]
     jobs = [harness_process(*common, "benchmark=[bbh_bigbench_mc,bbh_bigbench_mc_3shot]") for _ in range(2)]

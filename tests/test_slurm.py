@@ -78,9 +78,8 @@ def write_config(root: Path, group: str, name: str, text: str) -> str:
 
 
 def bbh_subtask(configs: Path) -> str:
-    """One shipped BBH subtask (hyperbaton: two short choices) as a benchmark of up to 200 items, so a
-    packaged model's cell takes seconds, not BBH's 21 subtasks, yet outlasts scancel's ~2 s
-    on an idle machine (at 8 items the cell finished before the cancel landed in CI)."""
+    """One shipped BBH subtask (hyperbaton: two short choices) as a benchmark: a cell of a
+    few seconds for a packaged model, not BBH's 21 subtasks."""
     return write_config(
         configs,
         "benchmark",
@@ -111,10 +110,19 @@ def two_item_quiz(configs: Path, tmp_path: Path) -> None:
     write_config(configs, "benchmark", "quiz", f"quiz:\n  primary_metric: acc\n  local_data:\n    path: {data}\n")
 
 
-def wait_for_record(cluster: SlurmCluster, tmp_path: Path, model: str, benchmark: str) -> None:
-    cluster.wait_for(
-        lambda: (model, benchmark) in records(tmp_path), f"{model} x {benchmark}'s record", timeout=600, every=0.1
+def piqa_slice(configs: Path) -> str:
+    """lm-eval's PIQA from the shipped mirror, first 100 items: seconds for SmolLM2 (task
+    build + 200 requests), long enough that a scancel sent when the cell starts lands inside it."""
+    return write_config(
+        configs,
+        "benchmark",
+        "piqa_slice",
+        "piqa_slice:\n  tasks: [piqa]\n  num_fewshot: 0\n  primary_metric: acc_norm\n  limit: 100\n",
     )
+
+
+def wait_for_log(cluster: SlurmCluster, path: Path, line: str) -> None:
+    cluster.wait_for(lambda: path.is_file() and line in path.read_text(), f"'{line}' in {path}", timeout=600, every=0.1)
 
 
 @pytest.mark.slow
@@ -143,19 +151,25 @@ def test_sweep_submits_one_job_per_model_and_a_rerun_submits_nothing(slurm, tmp_
 def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_missing_cells(slurm, tmp_path):
     # Each job asks for the node's 2 CPUs, so the array's tasks run one after the other:
     # the corrupt model's job fails, the tiny model's completes, then SmolLM2's is cancelled
-    # after its quiz cell, during its 200-item BBH cell (seconds; scancel kills within ~2 s).
+    # after its quiz cell, as its PIQA cell starts. The harness turns scancel's SIGTERM into
+    # an immediate stop (submitit alone would let it compute until SIGKILL), so that cell
+    # has no record and the rerun computes exactly it.
     configs = tmp_path / "configs"
     weights = corrupt_model(configs, tmp_path)
     two_item_quiz(configs, tmp_path)
-    searchpath = bbh_subtask(configs)
-    cells = ["benchmark=[quiz,bbh_hyperbaton]"]
+    searchpath = piqa_slice(configs)
+    cells = ["benchmark=[quiz,piqa_slice]"]
     before = slurm.sacct()
     running = sweep(
         slurm, tmp_path, searchpath, "model=corrupt_weights,tiny_random_llama,smollm2_135m_instruct", *cells, wait=False
     )
+    log = functools.partial(job_log, tmp_path)
     try:
-        wait_for_record(slurm, tmp_path, "smollm2_135m_instruct", "quiz")
+        slurm.wait_for(
+            lambda: any(j.endswith("_2") for j in set(slurm.sacct()) - set(before)), "SmolLM2's job", timeout=600
+        )
         cancelled = next(job for job in slurm.sacct() if job not in before and job.endswith("_2"))
+        wait_for_log(slurm, log(cancelled), "smollm2_135m_instruct x piqa_slice: evaluating")
         slurm.run("scancel", cancelled)
         output = running.communicate(timeout=600)[0]
     finally:
@@ -163,7 +177,6 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
     failed, completed = cancelled.replace("_2", "_0"), cancelled.replace("_2", "_1")
     jobs = new_jobs(slurm, before)
     assert jobs == {failed: "FAILED", completed: "COMPLETED", cancelled: "CANCELLED"}, output[-3000:]
-    log = functools.partial(job_log, tmp_path)
     assert running.returncode != 0 and "error: 2 of 3 jobs did not complete" in output
     assert (
         (
@@ -178,10 +191,11 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
         f"job {cancelled} (model=smollm2_135m_instruct) ended CANCELLED" in output
         and f"log: {log(cancelled)}" in output
     )
+    wait_for_log(slurm, log(cancelled), "stopped by SIGTERM during smollm2_135m_instruct x piqa_slice")
     kept = records(tmp_path)
     assert sorted(kept) == [
         ("smollm2_135m_instruct", "quiz"),
-        ("tiny_random_llama", "bbh_hyperbaton"),
+        ("tiny_random_llama", "piqa_slice"),
         ("tiny_random_llama", "quiz"),
     ]
 
@@ -193,7 +207,7 @@ def test_failed_and_cancelled_jobs_are_reported_and_the_rerun_computes_only_the_
     assert "1 cells computed, 1 already done, 1 model loads" in job_log(tmp_path, rerun).read_text()
     after = records(tmp_path)
     assert {cell: after[cell] for cell in kept} == kept  # finished cells untouched
-    assert ("smollm2_135m_instruct", "bbh_hyperbaton") in after
+    assert ("smollm2_135m_instruct", "piqa_slice") in after
 
 
 @pytest.mark.slow
