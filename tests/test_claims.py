@@ -11,6 +11,7 @@ from harness.published import PublishedError, find, load_all, parse_setting
 from harness.records import load_items
 from harness.schema import ConfigError
 from harness.verify import verify
+from tests.helpers import REPO
 
 CASES = json.loads((Path(__file__).parent / "cases" / "verdicts.json").read_text())
 CLAIM_CASES = json.loads((Path(__file__).parent / "cases" / "claims.json").read_text())
@@ -295,3 +296,19 @@ def test_claim_1_is_ready_for_measured_405b_records(tmp_path):
         for c in pending
         for r in c["rows"]
     )
+
+
+def test_a_later_smoke_run_does_not_stand_in_for_the_full_size_record():
+    """Committed records of one cell: SmolLM2's full PIQA (n=1,838) and a `limit=50` run. Even
+    when the limited run finished later, a verdict reads the full-size one."""
+    found = [
+        (path, json.loads(path.read_text()))
+        for path in sorted((REPO / "results/records/smollm2_135m_instruct/piqa_0shot").glob("*.json"))
+    ]
+    full = [path for path, record in found if record["benchmark"]["limit"] is None]
+    limited = [(path, record) for path, record in found if record["benchmark"]["limit"] == 50]
+    assert full and limited, "the committed results lost one of the two PIQA records"
+    path, record = limited[0]
+    later = {**record, "timing": {**record["timing"], "finished_at": "2999-01-01T00:00:00+00:00"}}
+    chosen = claims.newest_records([(p, r) for p, r in found if p != path] + [(path, later)])
+    assert chosen["smollm2_135m_instruct", "piqa_0shot"][0] in full

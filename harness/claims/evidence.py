@@ -30,14 +30,21 @@ def plain(value):
 
 
 def newest_records(records: list[tuple[Path, dict]]) -> dict:
-    """(model, benchmark) -> (path, record), the latest finished run of each cell."""
+    """(model, benchmark) -> (path, record): the full-size run of each cell if there is one
+    (a later `limit=50` smoke run must not stand in for it), else the one with the most
+    items; among equals, the latest finished."""
     newest = {}
     for path, record in records:
         record = plain(record)
         key = (record["cell"]["model"], record["cell"]["benchmark"])
-        if key not in newest or record["timing"]["finished_at"] > newest[key][1]["timing"]["finished_at"]:
+        if key not in newest or _preference(record) > _preference(newest[key][1]):
             newest[key] = (path, record)
     return newest
+
+
+def _preference(record: dict) -> tuple:
+    full_size = record["benchmark"].get("limit") is None
+    return (full_size, record["scores"]["primary"]["n"], record["timing"]["finished_at"])
 
 
 def record_setup(record: dict) -> CellSetup:
