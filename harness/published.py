@@ -46,6 +46,9 @@ class CellSetup(BaseModel):
     prompt: Optional[str] = None
     subset: Optional[str] = None
     metric: Optional[str] = None
+    # The evaluation harness that produced the number ("lighteval", "lm-eval"). A difference is
+    # a parity warning, not a mismatch: reproduction claims state a tolerance for exactly that.
+    harness: Optional[str] = None
 
     def label(self) -> str:
         parts = [

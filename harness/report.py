@@ -158,28 +158,54 @@ def cell_chance(path: Path) -> float | None:
 
 
 def reproduction_rows(data: ReportData) -> list[dict]:
-    seen, rows = set(), []
+    """One row per (model, benchmark, card number); a row judged by a reproduction claim
+    (with an outcome) is preferred to the same row listed by another claim."""
+    rows: dict[tuple, dict] = {}
     for verdict in data.verdicts:
         for row in verdict.reproduction:
             key = (row.model, row.benchmark, row.published)
-            if key in seen:
+            if key in rows and (rows[key]["outcome"] or not row.outcome):
                 continue
-            seen.add(key)
-            rows.append(
-                {
-                    "model": row.model,
-                    "benchmark": row.label,
-                    "measured": row.measured,
-                    "ci95": row.ci95,
-                    "published": row.published,
-                    "gap": row.gap,
-                    "published_setting": row.published_setting,
-                    "status": row.status,
-                    "source": row.published_source or "",
-                    "record": data.link(row.record) if row.record else "",
-                }
-            )
-    return rows
+            rows[key] = {
+                "model": row.model,
+                "benchmark": row.label,
+                "measured": row.measured,
+                "ci95": row.ci95,
+                "published": row.published,
+                "gap": row.gap,
+                "published_setting": row.published_setting,
+                "outcome": row.outcome or "",
+                "status": repro_status(row),
+                "claim": verdict.claim,
+                "source": row.published_source or "",
+                "record": data.link(row.record) if row.record else "",
+            }
+    return list(rows.values())
+
+
+def repro_status(row) -> str:
+    """What a reproduction row showed: the tolerance rule's outcome with its reason, or the status."""
+    return f"{row.outcome}: {row.power_note}" if row.outcome and row.power_note else row.outcome or row.status
+
+
+def claim_reproduction_table(data: ReportData, verdict: Verdict) -> list[list]:
+    """A claim's card rows: card number, ours with its CI, gap, outcome, warnings, record."""
+    return [
+        [
+            row.published_setting or row.benchmark,
+            row.label,
+            f"{fmt(row.measured)} {fmt(row.ci95)}" if row.measured is not None else "",
+            fmt(row.published),
+            fmt(row.gap),
+            repro_status(row),
+            "; ".join(row.parity_warnings),  # in full: per card row, the differences are the point
+            data.link(row.record) if row.record else "",
+        ]
+        for row in verdict.reproduction
+    ]
+
+
+REPRO_HEADERS = ["card row", "ours (config, setting)", "ours [95% CI]", "card", "gap", "outcome", "setup differences"]
 
 
 def claim_rows(data: ReportData) -> list[dict]:
@@ -386,7 +412,7 @@ def scores_markdown(data: ReportData) -> list[str]:
             "## Measured next to published",
             "",
             md_table(
-                ["model", "benchmark (our setting)", "measured [95% CI]", "published (its setting)", "gap", "status"],
+                ["model", "benchmark (our setting)", "measured [95% CI]", "published (its setting)", "gap", "outcome"],
                 [
                     [
                         r["model"],
@@ -448,6 +474,16 @@ def claim_markdown(data: ReportData, verdict: Verdict) -> list[str]:
     pending = pending_line(data, verdict)
     if pending:
         lines += [pending, ""]
+    if verdict.reproduction:
+        table = [
+            row[:-1] + [f"[record]({row[-1]})" if row[-1] else ""] for row in claim_reproduction_table(data, verdict)
+        ]
+        lines += [
+            "**Card rows** (our score vs the model card's)",
+            "",
+            md_table([*REPRO_HEADERS, "evidence"], table),
+            "",
+        ]
     if verdict.speed:
         lines += [f"*Speed*: {verdict.speed.verdict} ({verdict.speed.reason})", ""]
     return lines
@@ -544,6 +580,7 @@ def html_page(data: ReportData) -> str:
                 "plot": Markup(plot) if plot else "",
                 "comparisons": comparisons,
                 "pending": pending_line(data, verdict).replace("*", ""),
+                "repro": claim_reproduction_table(data, verdict),
                 "colour": VERDICT_COLOURS.get(verdict.verdict, "#57606a"),
             }
         )

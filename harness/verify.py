@@ -17,7 +17,8 @@ from harness.published import PublishedError, load_all
 from harness.records import RecordError, iter_records, load_items
 from harness.schema import ConfigError
 
-VERDICT_SCHEMA = "2.0"  # 2.0: typed verdict (rival, why, sensitivity, proxy, power per row)
+VERDICT_SCHEMA = "2.1"  # 2.0: typed verdict (rival, why, sensitivity, proxy, power per row); 2.1: card
+# reproduction rows judged by a stated tolerance (quantifier `reproduces`), superseded fallback rows
 
 
 def readable_records(results_dir: Path) -> list[tuple[Path, dict]]:

@@ -141,6 +141,17 @@ SUBSETS = [  # (table prefix, benchmark, subset, why)
         "Mistral 7B paper §3: 'on MBPP, we use the hand-verified subset'",
     ),
 ]
+# The harness behind each model card's numbers, with the card's words (table prefix, harness, why).
+HARNESSES = [
+    ("SmolLM2", "lighteval", "card header: 'we use lighteval to run them'"),
+    ("Gemma 3 model card", "Google's own (not published)", "the card names no harness or prompts"),
+]
+# Card-wide defaults the row labels do not repeat (table prefix, shots, why).
+DEFAULT_SHOTS = [("SmolLM2", 0, "card header: 'All evaluations are zero-shot unless stated otherwise'")]
+# Metrics a row label states in words (table prefix, benchmark, metric).
+ROW_METRICS = [
+    ("SmolLM2-135M-Instruct card", "IFEval (Average prompt/inst)", "mean of prompt- and instruction-level accuracy"),
+]
 # Table 2 qualifiers that describe Meta's own runs ("per model card"), not a competitor's cell.
 META_ONLY_QUALIFIER = re.compile(
     r"\s*\((?:[^()]*\bper (?:model card|eval_details\.md)\b[^()]*)\)|,?\s*macro_avg/acc \(per model card\)"
@@ -212,7 +223,22 @@ def cell_setup(entry: dict, evaluator: str) -> tuple[str, dict, str | None]:
     for prefix, benchmark, subset, _why in SUBSETS:
         if table.startswith(prefix) and entry["benchmark"] == benchmark:
             setup["subset"] = subset
+    card_defaults(table, entry["benchmark"], setup)
     return row_setting, {k: v for k, v in setup.items() if v is not None}, cell_note
+
+
+def card_defaults(table: str, benchmark: str, setup: dict) -> None:
+    """What a model card states once for all its rows (harness, default shots) or in a row
+    label's words (a metric)."""
+    for prefix, harness, _why in HARNESSES:
+        if table.startswith(prefix):
+            setup["harness"] = harness
+    for prefix, shots, _why in DEFAULT_SHOTS:
+        if table.startswith(prefix) and setup["shots"] is None:
+            setup["shots"] = shots
+    for prefix, row, metric in ROW_METRICS:
+        if table.startswith(prefix) and benchmark == row:
+            setup["metric"] = metric
 
 
 def vendor_report_setting(entry: dict) -> str:

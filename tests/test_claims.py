@@ -90,7 +90,7 @@ def test_every_claim_file_states_semantics_margin_and_rivals(name):
     if claim.quantifier == "out_of_scope":
         return
     assert len(claim.semantics) > 40 and claim.margin_reason
-    if claim.quantifier in ("on_par", "on_par_or_better"):
+    if claim.quantifier in ("on_par", "on_par_or_better", "reproduces"):
         assert claim.margin == 3.0 and "policy" in claim.margin_reason  # one margin policy for every parity claim
     for evidence in (claim.published, claim.measured, claim.measured_vs_published):
         for rival in evidence.rivals if evidence else []:

@@ -21,6 +21,13 @@ Semantics (README "Quantifiers"):
 - on_par_or_better: every tested row shown above -margin (non-inferiority, 90% CI lower
   bound, i.e. one-sided 5%); refuted when a row's 95% CI lies entirely below -margin.
   Being ahead never counts against it.
+- reproduces (a packaged model against its model card, row by row; the card's number is
+  taken as exact, our score carries the CI): a row is *reproduced* when the 90% CI of
+  (ours - card) lies inside +-tolerance (TOST at 5%), *not reproduced* when the 95% CI lies
+  entirely outside it, otherwise *unclear*. Supported when every measurable row is
+  measured and reproduced; refuted when any row is not reproduced; otherwise inconclusive.
+  Rows the claim marks as not measurable here (no offline data, no chat template) are
+  named and never decide.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness import stats
-from harness.claims.model import Claim, Row
+from harness.claims.model import Claim, ReproductionRow, Row
 
 UNTESTED = ("untestable", "setup mismatch")
 
@@ -71,8 +78,11 @@ def _tally(rows: list[Row]) -> str:
 
 
 def power_notes(claim: Claim, rows: list[Row]) -> None:
-    """Inconclusive tested rows: underpowered (MDE above the gap that matters) or not."""
+    """Inconclusive tested rows: underpowered (MDE above the gap that matters) or not.
+    Decided rows of a claim that states its gap: the MDE set against that gap."""
     for row in rows:
+        if row.outcome in ("win", "loss") and row.mde is not None and claim.claimed_gap is not None:
+            row.power_note = f"detects {row.mde:.1f} points at 80% power; the claimed gap is {claim.claimed_gap:.1f}"
         if row.outcome not in ("ahead", "behind", "tie") or row.mde is None:
             continue
         gap = claim.claimed_gap if claim.claimed_gap is not None else claim.margin
@@ -109,6 +119,12 @@ def decide(claim: Claim, rows: list[Row]) -> Decision:
 def decide_beats(claim: Claim, rows: list[Row], tally: str) -> Decision:
     wins = [r for r in rows if r.outcome == "win"]
     losses = [r for r in rows if r.outcome == "loss"]
+    if claim.claimed_gap is not None:  # the test's power, stated whatever the outcome
+        tally += (
+            "; power (MDE at 80%, alpha 0.05): "
+            + ", ".join(f"{r.label} {r.mde:.1f} points" for r in rows if r.mde is not None and r.status == "compared")
+            + f" against the claimed gap of {claim.claimed_gap:.1f}"
+        )
     if claim.quantifier == "beats":
         if wins and not losses:
             return Decision("supported", tally, [r.label for r in wins])
@@ -200,3 +216,62 @@ def _power_summary(rows: list[Row]) -> str:
     if equivalent:
         text += "; detected equivalence (the gap that matters is excluded) on " + _names(equivalent)
     return text
+
+
+# ---------------------------------------------------------------- reproduction of a model card
+
+
+def judge_reproduction_row(row: ReproductionRow, tolerance: float) -> None:
+    """Outcome of one measured card row: TOST of (ours - card) against +-tolerance."""
+    if row.status.startswith("setup mismatch"):
+        row.outcome = "setup mismatch"
+        return
+    gap, stderr = row.gap, row.stderr or 0.0
+    diff = stats.Difference(gap, gap - stats.Z95 * stderr, gap + stats.Z95 * stderr, 1.0, "ours minus the card")
+    half_90 = stats.Z90 * stderr
+    ci_90 = f"[{gap - half_90:+.1f}, {gap + half_90:+.1f}]"
+    if stats.equivalent(diff, tolerance):
+        row.outcome, row.power_note = "reproduced", f"gap {gap:+.1f}, 90% CI {ci_90} inside ±{tolerance:g}"
+    elif diff.low > tolerance or diff.high < -tolerance:
+        row.outcome = "not reproduced"
+        row.power_note = f"gap {gap:+.1f}, 95% CI [{diff.low:+.1f}, {diff.high:+.1f}] entirely beyond ±{tolerance:g}"
+    elif half_90 >= tolerance:
+        row.outcome = "unclear"
+        row.power_note = (
+            f"underpowered: our 90% CI half-width {half_90:.1f} is not below the tolerance {tolerance:g} "
+            f"(n={row.n_items}), so no score at this n could show it"
+        )
+    else:
+        row.outcome = "unclear"
+        row.power_note = f"gap {gap:+.1f}, 90% CI {ci_90} crosses ±{tolerance:g}"
+
+
+def decide_reproduction(claim: Claim, rows: list[ReproductionRow]) -> Decision:
+    """Verdict of a `reproduces` claim over its card rows (module docstring)."""
+    tolerance = claim.margin
+    measurable = [r for r in rows if not r.status.startswith(("not measurable", "published number missing"))]
+    measured = [r for r in measurable if r.measured is not None]
+    for row in measured:
+        judge_reproduction_row(row, tolerance)
+    pending = [r for r in measurable if r.measured is None]
+    left_out = [r for r in rows if r not in measurable]
+    groups = {
+        outcome: [r for r in measured if r.outcome == outcome]
+        for outcome in ("reproduced", "not reproduced", "unclear", "setup mismatch")
+    }
+    text = f"tolerance ±{tolerance:g} points; {len(measured)} of {len(measurable)} measurable card rows measured"
+    for outcome, group in groups.items():
+        if group:
+            text += f"; {outcome}: " + ", ".join(f"{r.label} ({r.power_note or r.status})" for r in group)
+    if pending:
+        text += "; not yet measured: " + ", ".join(r.label for r in pending)
+    if left_out:
+        text += "; not judged: " + ", ".join(f"{r.label} ({r.status})" for r in left_out)
+    if not measured:
+        return Decision("not yet measured", text, [])
+    if groups["not reproduced"]:
+        return Decision("refuted", text, [r.label for r in groups["not reproduced"]])
+    if not pending and len(groups["reproduced"]) == len(measured):
+        return Decision("supported", text, [r.label for r in measured])
+    undecided = groups["unclear"] + groups["setup mismatch"] + pending
+    return Decision("inconclusive", text, [r.label for r in undecided])

@@ -49,7 +49,12 @@ def _preference(record: dict) -> tuple:
 
 def record_setup(record: dict) -> CellSetup:
     bench = record["benchmark"]
-    return CellSetup(shots=bench["num_fewshot"], cot=bench["cot"], metric=record["scores"]["primary"]["metric"])
+    return CellSetup(
+        shots=bench["num_fewshot"],
+        cot=bench["cot"],
+        metric=record["scores"]["primary"]["metric"],
+        harness=f"lm-eval {record['versions']['lm_eval']}",
+    )
 
 
 def record_label(record: dict) -> str:
@@ -83,6 +88,8 @@ def cell_parity(a: CellSetup, b: CellSetup, a_name: str, b_name: str) -> tuple[l
         mismatches.append(f"prompt differs: {a.prompt or 'the row prompt'} vs {b.prompt or 'the row prompt'}")
     if a.metric and b.metric and a.metric != b.metric:
         warnings.append(f"metric differs: {a.metric} vs {b.metric}")
+    if a.harness and b.harness and a.harness.split()[0] != b.harness.split()[0]:
+        warnings.append(f"harness differs: {a.harness} vs {b.harness}")
     return mismatches, warnings
 
 
@@ -234,22 +241,36 @@ def chance_baseline(items: list[dict]) -> float | None:
 
 
 def measured_rows(evidence: MeasuredEvidence, rival: str, newest: dict, load_items, iterations: int) -> list[Row]:
-    rows = []
-    for bench in evidence.benchmarks:
-        cells = [newest.get((evidence.subject, bench)), newest.get((rival, bench))]
-        if None in cells:
-            missing = [m for m, c in zip((evidence.subject, rival), cells, strict=False) if c is None]
-            rows.append(
-                Row(
-                    benchmark=bench,
-                    label=bench,
-                    status="not yet measured",
-                    status_detail=f"no record for {', '.join(missing)}",
-                )
+    rows = [
+        _measured_or_pending(bench, evidence.subject, rival, newest, load_items, iterations)
+        for bench in evidence.benchmarks
+    ]
+    primary = [r.label for r in rows if r.has_numbers]
+    for bench in evidence.fallback_benchmarks:
+        row = _measured_or_pending(bench, evidence.subject, rival, newest, load_items, iterations)
+        if primary and row.has_numbers:  # shown with its scores, no longer tested
+            row = Row(
+                benchmark=row.benchmark,
+                label=row.label,
+                status="superseded",
+                status_detail=f"a substitute setting; {', '.join(primary)} has records of both models and decides",
+                subject=row.subject,
+                rival=row.rival,
+                n_items=row.n_items,
+                records=row.records,
             )
-            continue
-        rows.append(measured_row(bench, cells, evidence.subject, load_items, iterations))
+        rows.append(row)
     return rows
+
+
+def _measured_or_pending(bench: str, subject: str, rival: str, newest: dict, load_items, iterations: int) -> Row:
+    cells = [newest.get((subject, bench)), newest.get((rival, bench))]
+    if None in cells:
+        missing = [m for m, c in zip((subject, rival), cells, strict=False) if c is None]
+        return Row(
+            benchmark=bench, label=bench, status="not yet measured", status_detail=f"no record for {', '.join(missing)}"
+        )
+    return measured_row(bench, cells, subject, load_items, iterations)
 
 
 def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -> Row:
@@ -385,8 +406,9 @@ def reproduction_row(check: Reproduction, newest: dict, entries) -> Reproduction
         model=check.model,
         benchmark=check.benchmark,
         label=check.benchmark,
-        status="not yet measured",
+        status=f"not measurable here: {check.not_measurable}" if check.not_measurable else "not yet measured",
         known_differences=check.known_differences,
+        proxy=check.proxy or None,
     )
     try:
         published = find(check.table, check.published_model, check.published_benchmark, entries=entries)[0]
@@ -400,21 +422,72 @@ def reproduction_row(check: Reproduction, newest: dict, entries) -> Reproduction
         }
     )
     cell = newest.get((check.model, check.benchmark))
-    if cell is None:
+    if cell is None or check.not_measurable:
         return row
     path, record = cell
-    primary = record["scores"]["primary"]
-    measured, half = 100 * primary["value"], 100 * stats.Z95 * (primary["stderr"] or 0.0)
-    mismatches, warnings = cell_parity(record_setup(record), published.setup, "ours", "published")
+    try:
+        metric, measured, stderr = card_metric(record, check.metric)
+    except PublishedError as error:
+        return row.model_copy(update={"status": f"metric missing: {error}", "record": str(path)})
+    half = stats.Z95 * stderr
+    ours = record_setup(record).model_copy(update={"metric": metric})
+    mismatches, warnings = cell_parity(ours, published.setup, "ours", "published")
     inside = abs(measured - published.value) <= half
     return row.model_copy(
         update={
             "label": record_label(record),
             "measured": round(measured, 2),
             "ci95": [round(measured - half, 2), round(measured + half, 2)],
+            "stderr": round(stderr, 3),
+            "metric": metric,
+            "n_items": record["scores"]["primary"]["n"],
             "gap": round(measured - published.value, 2),
             "record": str(path),
-            "status": "published value inside our 95% CI" if inside else "published value outside our 95% CI",
-            "parity_warnings": list(check.known_differences) + mismatches + warnings,
+            "status": "setup mismatch: " + "; ".join(mismatches)
+            if mismatches
+            else "published value inside our 95% CI"
+            if inside
+            else "published value outside our 95% CI",
+            "parity_warnings": list(check.known_differences) + record_differences(record) + mismatches + warnings,
         }
     )
+
+
+def card_metric(record: dict, metrics: list[str]) -> tuple[str, float, float]:
+    """(metric name, value in points, standard error in points) as the card reports it: the
+    record's primary score, or the mean of named metrics. The mean's standard error is taken
+    as the mean of theirs, an upper bound whatever their correlation (triangle inequality)."""
+    primary = record["scores"]["primary"]
+    if not metrics:
+        return primary["metric"], 100 * primary["value"], 100 * _stderr(primary, primary["n"])
+    found = {  # a single-task record (IFEval): metric name -> {value, stderr}
+        name.split(",")[0]: value for task in record["scores"]["metrics"].values() for name, value in task.items()
+    }
+    missing = [m for m in metrics if m not in found]
+    if missing:
+        raise PublishedError(f"the record has no {', '.join(missing)} (it has: {', '.join(sorted(found))})")
+    values = [found[m] for m in metrics]
+    return (
+        f"mean of {', '.join(metrics)}",
+        100 * sum(v["value"] for v in values) / len(values),
+        100 * sum(_stderr(v, primary["n"]) for v in values) / len(values),
+    )
+
+
+def _stderr(score: dict, n: int) -> float:
+    """lm-eval's standard error, or the binomial one over the record's n items where lm-eval
+    gives none (IFEval's instruction-level scores: n prompts < n instructions, so wider)."""
+    if score.get("stderr") is not None:
+        return score["stderr"]
+    value = score["value"]
+    return (value * (1 - value) / n) ** 0.5 if n else 0.0
+
+
+def record_differences(record: dict) -> list[str]:
+    """How our cell was produced, where a model card's run most likely differs."""
+    model, bench = record["model"], record["benchmark"]
+    weights = f"{model['quantization']} weights (dequantized)" if model.get("quantization") else "unquantized weights"
+    notes = [f"ours: {weights}, run in {model.get('dtype_used') or model['dtype']}; the card: the original model"]
+    if bench["limit"] is not None:
+        notes.append(f"ours: only the first {bench['limit']} items per task (limit), not the full set")
+    return notes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.claims.decide import decide
+from harness.claims.decide import decide, decide_reproduction
 from harness.claims.evidence import (
     dated,
     measured_rows,
@@ -131,6 +131,35 @@ def proxy_notes(claim: Claim, newest: dict) -> list[str]:
     return sorted(set(notes))
 
 
+def judge_reproduction(claim: Claim, base: dict, newest: dict, entries) -> Verdict:
+    """A packaged model against its model card: one row per card row, the tolerance rule."""
+    rows = reproduction_rows(claim.reproduction, newest, entries)
+    decision = decide_reproduction(claim, rows)
+    proxy = sorted({r.proxy for r in rows if r.proxy and r.measured is not None})
+    counts = {}
+    for row in rows:
+        word = row.outcome or row.status.split(":")[0]  # not yet measured | not measurable here | ...
+        counts.setdefault(word, []).append(row.label)
+    why = f"{decision.verdict} (±{claim.margin:g} points): " + "; ".join(
+        f"{word} {', '.join(labels[:4])}" + (f" and {len(labels) - 4} more" if len(labels) > 4 else "")
+        for word, labels in counts.items()
+    )
+    reason = decision.reason
+    if proxy:
+        reason, why = f"about a proxy ({'; '.join(proxy)}): {reason}", f"about a proxy: {why}"
+    return Verdict(
+        **base,
+        verdict=decision.verdict,
+        reason=reason,
+        why=why,
+        deciding_rows=decision.deciding,
+        decided_by="reproduction (our score with its CI vs the card's number)",
+        proxy=proxy,
+        setup_parity_warnings=sorted({w for r in rows for w in r.parity_warnings}),
+        reproduction=rows,
+    )
+
+
 OUTCOME_WORDS = {
     "win": "ahead beyond noise",
     "loss": "behind beyond noise",
@@ -179,6 +208,8 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
     if claim.quantifier == "out_of_scope":
         return Verdict(**base, verdict="out of scope", reason=claim.reason, why=claim.reason)
     newest = newest_records(records)
+    if claim.quantifier == "reproduces":
+        return judge_reproduction(claim, base, newest, entries)
     comparisons = gather_comparisons(claim, newest, entries, load_items, iterations)
     measured = [c for c in comparisons if c.evidence.startswith("measured") and c.verdict != "not yet measured"]
     deciding = measured or [c for c in comparisons if c.evidence.startswith("published")] or comparisons

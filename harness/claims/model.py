@@ -14,7 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.stats import Difference
 
 VERDICTS = ("supported", "refuted", "inconclusive", "not yet measured", "out of scope")
-QUANTIFIERS = ("beats", "beats_on_several", "on_all", "might_surpass", "on_par", "on_par_or_better", "out_of_scope")
+QUANTIFIERS = (
+    "beats",
+    "beats_on_several",
+    "on_all",
+    "might_surpass",
+    "on_par",
+    "on_par_or_better",
+    "reproduces",
+    "out_of_scope",
+)
 PARITY = ("on_par", "on_par_or_better")
 
 
@@ -62,6 +71,9 @@ class MeasuredEvidence(Strict):
     subject: str  # model config names
     rivals: list[Rival]
     benchmarks: list[str]  # benchmark config names
+    # Judged only while none of `benchmarks` has records of both models (a substitute
+    # setting); afterwards shown as superseded, never deciding.
+    fallback_benchmarks: list[str] = []
     claimed_models: dict[str, ClaimedModel] = {}  # model config -> the model the claim names
 
 
@@ -79,6 +91,11 @@ class Reproduction(Strict):
     published_model: str
     published_benchmark: str
     known_differences: list[str] = []
+    # The card's metric as the mean of these record metrics ("prompt_level_strict_acc");
+    # empty: the record's primary metric.
+    metric: list[str] = []
+    proxy: str = ""  # how the packaged model differs from the model the card row is about
+    not_measurable: str = ""  # why this card row cannot be measured here (shown, never decides)
 
 
 class Speed(Strict):
@@ -122,6 +139,8 @@ class Claim(Strict):
             raise ValueError("state the margin policy and its reason ('margin_reason:'; say 'No margin: ...' for wins)")
         if self.quantifier in PARITY and self.margin is None:
             raise ValueError("a parity claim needs 'margin' and 'margin_reason'")
+        if self.quantifier == "reproduces" and (self.margin is None or not self.reproduction):
+            raise ValueError("a reproduction claim needs 'margin' (the tolerance, points) and 'reproduction' rows")
         if self.quantifier == "might_surpass" and not self.evidence_as_of:
             raise ValueError("a might_surpass claim needs 'evidence_as_of' (the evidence of its time)")
         return self
@@ -189,6 +208,12 @@ class ReproductionRow(Strict):
     known_differences: list[str] = []
     measured: Optional[float] = None
     ci95: Optional[list[float]] = None
+    stderr: Optional[float] = None  # points
+    metric: Optional[str] = None  # what `measured` is, from the record
+    n_items: Optional[int] = None
+    outcome: Optional[str] = None  # reproduction claims: reproduced | not reproduced | unclear | ...
+    power_note: Optional[str] = None
+    proxy: Optional[str] = None
     published: Optional[float] = None
     published_setting: Optional[str] = None
     published_source: Optional[str] = None
