@@ -276,7 +276,7 @@ def metrics_table(output: dict) -> dict[str, dict[str, MetricValue]]:
 
 
 def primary_score(tasks: list[str], metric: str, filt: str, output: dict, leaf_tasks: list[str]) -> PrimaryScore:
-    """The benchmark's metric: the mean over its tasks (a group is its subtasks' macro mean)."""
+    """The benchmark's metric: the mean over its tasks (a group's value is lm-eval's own)."""
     key = f"{metric},{filt}"
     table = metrics_table(output)
     missing = [task for task in tasks if key not in table.get(task, {})]
@@ -289,15 +289,29 @@ def primary_score(tasks: list[str], metric: str, filt: str, output: dict, leaf_t
     values = [table[task][key].value for task in tasks]
     stderrs = [table[task][key].stderr for task in tasks]
     stderr = (math.sqrt(sum(s * s for s in stderrs)) / len(stderrs)) if None not in stderrs else None
-    grouped = any(task in output.get("groups", {}) for task in tasks)
     return PrimaryScore(
         metric=metric,
         filter=filt,
         value=sum(values) / len(values),
         stderr=stderr,
         n=sum(output["n-samples"][task]["effective"] for task in leaf_tasks),
-        aggregation="macro mean over subtasks" if grouped else "mean over items",
+        aggregation=pooling(tasks, metric, output),
     )
+
+
+def pooling(tasks: list[str], metric: str, output: dict) -> str:
+    """How the primary value pools items, for the record: a reviewer setting it beside a
+    card must know whether MMLU's 57 subjects were weighted by size (lm-eval's default)."""
+    if len(tasks) > 1:
+        return "macro mean over tasks"
+    if tasks[0] not in output.get("groups", {}):
+        return "mean over items"
+    group = task_manager().task_index[tasks[0]].cfg or {}
+    weighted = any(
+        entry.get("metric") == metric and entry.get("weight_by_size", False)
+        for entry in group.get("aggregate_metric_list", [])
+    )
+    return "item-weighted mean over subtasks" if weighted else "macro mean over subtasks"
 
 
 def item_outcome(task: str, sample: dict, output_type: str, primary_metric: str) -> ItemOutcome:

@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from harness.models import LoadedModel
     from harness.plan import CellPlan
 
+# 1.3: primary.aggregation names how a group's score was pooled (lm-eval's MMLU weights its
+# subjects by size; a list of tasks is their plain mean); 1.2 said "macro mean" for both.
 # 1.2: the record is a typed model (JSON Schema in harness/schemas), unknown keys rejected.
 # 1.1 added throughput and memory. Records of any 1.x read.
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 RECORD_KIND = "claim-harness/score-record"
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "record.schema.json"
 
@@ -53,10 +55,15 @@ class PrimaryScore(Strict):
 
     metric: str  # lm-eval metric name, e.g. acc
     filter: str  # lm-eval filter, e.g. none, strict-match
-    value: float  # mean over the benchmark's tasks (a group: macro mean of its subtasks)
+    value: float  # mean over the benchmark's tasks; a group's value is lm-eval's, pooled as `aggregation` says
     stderr: Optional[float]  # one standard error, from lm-eval's per-task stderrs
     n: int = Field(gt=0)  # items scored
-    aggregation: Literal["macro mean over subtasks", "mean over items"]
+    aggregation: Literal[
+        "mean over items",  # one task
+        "macro mean over tasks",  # the benchmark lists several tasks: their unweighted mean
+        "item-weighted mean over subtasks",  # one lm-eval group with weight_by_size (e.g. mmlu)
+        "macro mean over subtasks",  # one lm-eval group without it; also every group or list before 1.3
+    ]
 
 
 class ItemOutcome(Strict):

@@ -35,7 +35,7 @@ def test_record_carries_full_provenance(tiny_run):
     _, written = tiny_run
     record = load_record(written[0])
     assert (record.cell.model, record.cell.benchmark) == ("tiny_random_llama", "bbh_bigbench_mc")
-    assert record.schema_version == "1.2" and record.model.fingerprint.kind == "random_init"
+    assert record.schema_version == "1.3" and record.model.fingerprint.kind == "random_init"
     assert len(record.model.weights_sha256) == 64
     assert record.model.dtype == "float32" and record.model.batch_size == 32
     assert record.benchmark.num_fewshot == 0 and record.benchmark.limit == 3

@@ -124,6 +124,10 @@ def test_a_group_runs_every_member_from_the_mirror(mirror_run):
     members = [t for t in record.datasets if t.startswith("mmlu_")]
     assert len(members) == 19  # lm-eval's mmlu_stem group
     assert all(record.datasets[t].source["hub_id"] == "cais/mmlu" for t in members)
+    # lm-eval pools mmlu_stem's subjects by size: the primary value is the mean over all items
+    scores = [item.score for item in load_items(mirror_run["t_mmlu"])]
+    assert record.scores.primary.aggregation == "item-weighted mean over subtasks"
+    assert record.scores.primary.value == pytest.approx(sum(scores) / len(scores))
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

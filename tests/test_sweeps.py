@@ -94,7 +94,7 @@ def test_a_corrupt_record_is_recomputed(tmp_path):
 def test_records_carry_throughput_and_memory(tmp_path):
     path = run(tiny_cfg(tmp_path), {"id": "1"}).written[0]
     record = load_record(path)
-    assert record.schema_version == "1.2"
+    assert record.schema_version == "1.3"
     assert record.throughput.items == 42 and record.throughput.tokens > 42 * 50
     assert record.throughput.items_per_second > 0 and record.memory.peak_rss_mb > 100
 
