@@ -11,6 +11,7 @@ import yaml
 
 from harness import CONFIG_DIR, claims
 from harness.claims.decide import decide_reproduction
+from harness.claims.evidence import plain
 from harness.claims.model import ReproductionRow
 from harness.published import load_all
 from harness.records import iter_records, load_items
@@ -236,3 +237,22 @@ def test_c8_on_lm_evals_3shot_bbh_from_a_small_real_run(tmp_path):
     assert "against the claimed gap of 1.5" in verdict["reason"]
     repro = {(r["model"], r["benchmark"]): r for r in verdict["reproduction"]}
     assert repro[("smollm2_135m_instruct", "bbh_3shot")]["n_items"] == 27
+
+
+def test_items_of_a_multi_filter_record_are_read_for_the_primary_filter_only():
+    """lm-eval logs one line per (item, filter) without the filter's name (bbh_3shot: `none`,
+    then `remove_whitespace`); pairing must use the primary filter's lines only."""
+    from harness.claims.evidence import primary_filter_items
+
+    record = json.loads((RECORDS / f"{SMOLLM_PIQA_50}.json").read_text())
+    items = [plain(i) for i in load_items(RECORDS / f"{SMOLLM_PIQA_50}.json")]
+    assert primary_filter_items(record, items) == items  # one filter: unchanged
+    unfiltered = [{**i, "score": 0.0} for i in items]
+    logged = [line for pair in zip(unfiltered, items, strict=True) for line in pair]  # lm-eval's order per item
+    with pytest.raises(ValueError, match="2 lines per item and no filter list naming 'none'"):
+        primary_filter_items(record, logged)
+    two_filters = {"filter_list": [{"name": "raw"}, {"name": "none"}]}
+    record["benchmark"]["task_overrides"] = two_filters
+    assert primary_filter_items(record, logged) == items
+    record["benchmark"]["metric_filter"] = "raw"
+    assert primary_filter_items(record, logged) == unfiltered

@@ -6,7 +6,7 @@ shown as a setup mismatch instead of being tested.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from harness import stats
@@ -218,6 +218,31 @@ def measured_parity(a: dict, b: dict) -> list[str]:
     return warnings
 
 
+def primary_filter_items(record: dict, items: list[dict]) -> list[dict]:
+    """The items of the record's primary filter. lm-eval logs one sample per (item, filter)
+    in its filter_list order, and the items file keeps that order without naming the
+    filter (bbh_3shot: `none`, then `remove_whitespace`), so the k-th line of an item is
+    the k-th filter of the benchmark's `task_overrides.filter_list`."""
+    occurrence: Counter = Counter()
+    numbered = []
+    for item in items:
+        key = (item["task"], item["doc_id"], item["doc_hash"])
+        numbered.append((occurrence[key], item))
+        occurrence[key] += 1
+    per_item = max(occurrence.values(), default=1)
+    if per_item == 1:
+        return items
+    bench = record["benchmark"]
+    names = [f["name"] for f in (bench.get("task_overrides") or {}).get("filter_list", [])]
+    if len(names) != per_item or bench["metric_filter"] not in names:
+        raise ValueError(
+            f"{per_item} lines per item and no filter list naming '{bench['metric_filter']}' in the record: "
+            "cannot tell which line is the primary filter's"
+        )
+    index = names.index(bench["metric_filter"])
+    return [item for k, item in numbered if k == index]
+
+
 def paired_items(a_items: list[dict], b_items: list[dict]) -> tuple[dict, dict, int]:
     """Scores of the items both records scored (same task, doc id and doc hash), by task."""
     b_index = {(i["task"], i["doc_id"], i["doc_hash"]): i["score"] for i in b_items}
@@ -275,7 +300,11 @@ def _measured_or_pending(bench: str, subject: str, rival: str, newest: dict, loa
 
 def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -> Row:
     (a_path, a), (b_path, b) = cells
-    a_items, b_items = [plain(i) for i in load_items(a_path)], [plain(i) for i in load_items(b_path)]
+    try:
+        a_items = primary_filter_items(a, [plain(i) for i in load_items(a_path)])
+        b_items = primary_filter_items(b, [plain(i) for i in load_items(b_path)])
+    except ValueError as error:
+        return Row(benchmark=bench, label=record_label(a), status="records share no items", status_detail=str(error))
     a_scores, b_scores, unmatched = paired_items(a_items, b_items)
     label = record_label(a)
     if not a_scores:
@@ -316,7 +345,7 @@ def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -
 def measured_score(record: dict) -> stats.Difference:
     """Our primary score in points with its normal 95% CI (p-value filled in by the caller)."""
     primary = record["scores"]["primary"]
-    value, half = 100 * primary["value"], 100 * stats.Z95 * (primary["stderr"] or 0.0)
+    value, half = 100 * primary["value"], 100 * stats.Z95 * _stderr(primary, primary["n"])
     return stats.Difference(value, value - half, value + half, 1.0, "measured score vs published point")
 
 
@@ -476,7 +505,9 @@ def card_metric(record: dict, metrics: list[str]) -> tuple[str, float, float]:
 
 def _stderr(score: dict, n: int) -> float:
     """lm-eval's standard error, or the binomial one over the record's n items where lm-eval
-    gives none (IFEval's instruction-level scores: n prompts < n instructions, so wider)."""
+    gives none (IFEval's instruction-level scores: n prompts < n instructions, so wider;
+    BBH's macro mean over subtasks: close to the item-level one, the subtasks being of
+    similar size)."""
     if score.get("stderr") is not None:
         return score["stderr"]
     value = score["value"]
