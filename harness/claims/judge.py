@@ -169,14 +169,32 @@ OUTCOME_WORDS = {
 }
 
 
-def one_line_why(deciding: list[Comparison]) -> str:
-    """Per rival: the verdict, then the deciding rows grouped by what they showed."""
+PARITY_WORDS = {  # a parity verdict is decided by the margin, not by who is ahead
+    "on_par": {
+        "refuted": "95% CI outside ±{m:g}",
+        "inconclusive": "not shown within ±{m:g}",
+        "supported": "shown within ±{m:g}",
+    },
+    "on_par_or_better": {
+        "refuted": "95% CI below -{m:g}",
+        "inconclusive": "not shown above -{m:g}",
+        "supported": "shown above -{m:g}",
+    },
+}
+
+
+def one_line_why(deciding: list[Comparison], claim: Claim | None = None) -> str:
+    """Per rival: the verdict, then the deciding rows grouped by what they showed (for a
+    parity claim: against the margin)."""
     parts = []
     for comparison in deciding:
         outcome = {r.label: r.outcome for r in comparison.rows}
         groups: dict[str, list[str]] = {}
         for label in comparison.deciding_rows:
             word = OUTCOME_WORDS.get(outcome.get(label) or "", "untested")
+            words = PARITY_WORDS.get(claim.quantifier, {}) if claim else {}
+            if comparison.verdict in words:
+                word = words[comparison.verdict].format(m=claim.margin) + f" ({word})"
             groups.setdefault(word, []).append(label)
         shown = "; ".join(
             f"{word} on {', '.join(labels[:3])}" + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
@@ -218,7 +236,7 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
         "; ".join(f"vs {c.rival}: {c.verdict} ({c.reason})" for c in deciding)
         or f"no evidence available: {claim.notes or 'the claim names no measured or published comparison'}"
     )
-    why = one_line_why(deciding) or reason
+    why = one_line_why(deciding, claim) or reason
     proxy = proxy_notes(claim, newest) if measured else []
     if proxy:
         reason = f"about a proxy ({'; '.join(proxy)}): {reason}"
