@@ -11,11 +11,16 @@ HFLM's `_encode_pair` with its BOS handling; generation contexts go through HFLM
   2. walks the tree depth first: a node's tokens run once, at batch size 1, on top of its
      parent's KV cache; only the caches on the current path are held;
   3. scores the contexts that end under a node in batches on a copy of its cache: their
-     own tokens once (keeping only the last position's logits), then every multi-token
-     continuation of every context as one batch on top;
+     own tokens once (keeping only the last position's logits), then the multi-token
+     continuations on top, sorted by length and split into passes with little padding,
+     with logits (and the vocabulary-wide log-softmax) only at the continuations' real
+     tokens: 0-shot choices are long next to their contexts, and Gemma 3's 262k-token head
+     costs more than its layers;
   4. generates greedily the same way: the shared prefix prefilled once, items decoded in
      batches on top of it, each row stopped at its stop strings, EOS or max_gen_toks.
-KV rows and logits held at once stay under `memory_mb` (hardware.scorer_memory_mb).
+Batches are cut where the padding they save is worth more than a pass's fixed cost
+(`cheapest_split`). KV rows and logits held at once stay under `memory_mb`
+(hardware.scorer_memory_mb).
 Sliding-window layers (Gemma 3) see a window of cache slots, not of tokens, so padding
 inside a row would change what they see; batches that can reach past the window hold
 rows of equal length only. Requests HFLM would truncate, and sampled generation, go
@@ -98,9 +103,42 @@ def tree_of(contexts: dict, min_shared: int) -> PrefixNode:
     return build_tree(sorted(contexts.values(), key=lambda c: c.tokens), 0, min_shared)
 
 
+def cheapest_split(widths: list[int], overhead: int, fits) -> list[tuple[int, int]]:
+    """Cut items sorted by width into consecutive batches [i, j) minimizing the padded work,
+    sum over batches of (overhead + rows * widest), among batches `fits(i, j)` allows (a
+    batch of one always fits; if a batch fits, so does any shorter one ending at j)."""
+    cost, cut = [0] + [None] * len(widths), [0] * (len(widths) + 1)
+    for j in range(1, len(widths) + 1):
+        for i in range(j - 1, -1, -1):
+            if i < j - 1 and not fits(i, j):
+                break
+            candidate = cost[i] + overhead + (j - i) * widths[j - 1]
+            if cost[j] is None or candidate < cost[j]:
+                cost[j], cut[j] = candidate, i
+    spans, j = [], len(widths)
+    while j:
+        spans.append((cut[j], j))
+        j = cut[j]
+    return spans[::-1]
+
+
+def fork(cache):
+    """A copy of a KV cache that shares its tensors: the cache layers replace their tensors
+    (torch.cat, indexing) instead of writing into them, so the original stays intact at no
+    copying cost."""
+    if cache is None:
+        return None
+    forked = copy.copy(cache)
+    forked.layers = [copy.copy(layer) for layer in cache.layers]
+    return forked
+
+
 @register_model("hf-prefix-shared")
 class PrefixSharedHFLM(HFLM):
     tokens_per_batch = 2048  # new tokens per forward pass over the leaves of a node
+    # A forward pass's fixed cost, in tokens: measured here (2026-11-25, bf16, load ~4) a
+    # 1-token pass of SmolLM2-135M took 33 ms, a 16 x 64 one 0.65 ms per token.
+    pass_overhead_tokens = 48
     decode_rows = 32  # rows decoded together in generation
     min_shared = 16  # tokens a shared prefix needs to become its own tree node
 
@@ -174,49 +212,44 @@ class PrefixSharedHFLM(HFLM):
             return parent_cache
         ids = torch.tensor([node.tokens[node.start : node.end]], device=self.device)
         positions = torch.arange(node.start, node.end, device=self.device)[None]
-        cache = copy.deepcopy(parent_cache) if parent_cache is not None else None
         return self.model(
-            input_ids=ids, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1
+            input_ids=ids, position_ids=positions, past_key_values=fork(parent_cache), use_cache=True, logits_to_keep=1
         ).past_key_values
 
     def _batches(self, node: PrefixNode, contexts: list[Context], extra_tokens: int, generation: bool = False):
-        """Contexts in batches, shortest own part first (less padding), bounded by new tokens
-        per pass, by rows and by memory; equal own lengths only where a sliding window could
-        reach past the padding."""
+        """Contexts sorted by their own length, cut into batches with little padding, bounded by
+        new tokens per pass, by rows and by memory; equal own lengths only where a sliding
+        window could reach past the padding. Loglikelihood: a context batch costs its own pass
+        and at least one continuation pass, and holds half the memory bound (its continuation
+        passes the other half). Generation: a batch costs a pass per generated token."""
         ordered = sorted(contexts, key=lambda c: len(c.tokens))
-        longest = len(ordered[-1].tokens) - node.end
-        needs_equal = self.sliding_window is not None and node.end + longest + extra_tokens >= self.sliding_window
+        own = [len(c.tokens) - node.end for c in ordered]
+        needs_equal = self.sliding_window is not None and node.end + own[-1] + extra_tokens >= self.sliding_window
         max_rows = self.decode_rows if generation else len(ordered)
-        batch: list[Context] = []
+        requests_before = [0]
         for context in ordered:
-            candidate = batch + [context]
-            own = len(context.tokens) - node.end
-            if batch and (
-                needs_equal
-                and own != len(batch[0].tokens) - node.end
-                or len(candidate) > max_rows
-                or len(candidate) * own > self.tokens_per_batch
-                or self._batch_bytes(node.end + own, candidate, extra_tokens, generation) > self.memory_bytes
-            ):
-                yield batch
-                candidate = [context]
-            batch = candidate
-        if batch:
-            yield batch
+            requests_before.append(requests_before[-1] + len(context.requests))
 
-    def _batch_bytes(self, length: int, batch: list[Context], extra_tokens: int, generation: bool) -> int:
-        """KV rows and float32 logits a batch holds at once. Loglikelihood: the contexts' rows,
-        then one row per continuation with logits at each of its tokens; generation: one
-        row per context growing by up to `extra_tokens`, logits at the last position."""
-        if generation:
-            return self.kv_bytes_per_token * len(batch) * (length + extra_tokens) + 8 * self.vocab * len(batch)
-        rows = sum(len(c.requests) for c in batch)
-        kv = self.kv_bytes_per_token * (len(batch) * length + rows * (length + extra_tokens))
-        return kv + 8 * self.vocab * (len(batch) + rows * extra_tokens)
+        def fits(i: int, j: int) -> bool:
+            rows, width = j - i, own[j - 1]
+            if generation:
+                held = self.kv_bytes_per_token * rows * (node.end + width + extra_tokens) + 8 * self.vocab * rows
+            else:
+                held = 2 * (self.kv_bytes_per_token * rows * (node.end + width) + 8 * self.vocab * rows)
+            return (
+                not (needs_equal and own[i] != width)
+                and rows <= max_rows
+                and rows * width <= self.tokens_per_batch
+                and held <= self.memory_bytes
+            )
+
+        overhead = self.pass_overhead_tokens * (extra_tokens if generation else 2)
+        for i, j in cheapest_split(own, overhead, fits):
+            yield ordered[i:j]
 
     def _run_own_tokens(self, node: PrefixNode, cache, batch: list[Context]):
         """Each context's own tokens, left-padded to the longest (the padding sits between the
-        shared prefix and them), on a copy of the node's cache: (last logits, cache, mask)."""
+        shared prefix and them), on a fork of the node's cache: (last logits, cache, mask)."""
         start, device = node.end, self.device
         own = [c.tokens[start:] for c in batch]
         width = max(len(o) for o in own)
@@ -227,8 +260,8 @@ class PrefixSharedHFLM(HFLM):
             [[start] * (width - len(o)) + list(range(start, start + len(o))) for o in own], device=device
         )
         mask = torch.cat([torch.ones(len(batch), start, dtype=own_mask.dtype, device=device), own_mask], dim=1)
+        cache = fork(cache)
         if cache is not None:
-            cache = copy.deepcopy(cache)
             cache.batch_repeat_interleave(len(batch))
         out = self.model(
             input_ids=ids,
@@ -241,39 +274,72 @@ class PrefixSharedHFLM(HFLM):
         return out.logits[:, -1].float(), out.past_key_values, mask
 
     def _score_batch(self, node: PrefixNode, cache, batch: list[Context]):
-        """(request index, (loglikelihood, is_greedy)) for every request of the batch."""
+        """(request index, (loglikelihood, is_greedy)) for every request of the batch: the
+        first continuation token from its context's last logits, the rest from the
+        continuation passes."""
         last_logits, cache, mask = self._run_own_tokens(node, cache, batch)
         first = F.log_softmax(last_logits, dim=-1)
+        first_greedy = first.argmax(dim=-1).tolist()
         rows = [(b, index, continuation) for b, context in enumerate(batch) for index, continuation in context.requests]
-        tails = self._continuation_logprobs(cache, mask, batch, rows) if any(len(c) > 1 for *_, c in rows) else None
+        tails = [(0.0, True)] * len(rows)
+        for chunk in self._tail_chunks(mask.shape[1], rows):
+            for row, tail in zip(chunk, self._tail_logprobs(cache, mask, batch, [rows[r] for r in chunk]), strict=True):
+                tails[row] = tail
         answers = []
-        for row, (b, index, continuation) in enumerate(rows):
-            steps = [first[b]] + ([tails[row, : len(continuation) - 1]] if len(continuation) > 1 else [])
-            logprobs = torch.cat([s.reshape(-1, first.shape[-1]) for s in steps])
-            targets = torch.tensor(continuation, device=self.device)
-            total = logprobs.gather(1, targets[:, None]).sum().item()
-            answers.append((index, (total, bool((logprobs.argmax(dim=-1) == targets).all()))))
+        for (b, index, continuation), (tail, tail_greedy) in zip(rows, tails, strict=True):
+            total = first[b, continuation[0]].item() + tail
+            answers.append((index, (total, first_greedy[b] == continuation[0] and tail_greedy)))
         return answers
 
-    def _continuation_logprobs(self, cache, mask, batch: list[Context], rows: list) -> torch.Tensor:
-        """All continuations but their last token, right-padded, as one batch on the contexts'
-        cache rows: log-probabilities [row, position, vocab]."""
+    def _tail_chunks(self, cached: int, rows: list) -> list[list[int]]:
+        """The rows with more than one continuation token, sorted by length and cut into passes
+        with little padding, each holding at most half the memory bound (the context batch
+        holds the other half)."""
+        multi = sorted((r for r, (*_, c) in enumerate(rows) if len(c) > 1), key=lambda r: len(rows[r][2]))
+        if not multi:
+            return []
+        widths = [len(rows[r][2]) - 1 for r in multi]
+        tokens_before = [0]
+        for width in widths:
+            tokens_before.append(tokens_before[-1] + width)
+
+        def fits(i: int, j: int) -> bool:
+            logits = 8 * self.vocab * (tokens_before[j] - tokens_before[i])  # float32 logits and log-softmax
+            held = self.kv_bytes_per_token * (j - i) * (cached + widths[j - 1]) + logits
+            return (j - i) * widths[j - 1] <= self.tokens_per_batch and 2 * held <= self.memory_bytes
+
+        return [multi[i:j] for i, j in cheapest_split(widths, self.pass_overhead_tokens, fits)]
+
+    def _tail_logprobs(self, cache, mask, batch: list[Context], rows: list) -> list[tuple[float, bool]]:
+        """(sum of log-probabilities, all greedy) of each row's continuation tokens after the
+        first: the continuations but their last token, right-padded, as one pass on a fork of
+        their contexts' cache rows, with logits only at the real tokens."""
         device, pad = self.device, self.tokenizer.pad_token_id or 0
         width = max(len(c) - 1 for *_, c in rows)
         owner = torch.tensor([b for b, *_ in rows], device=device)
+        cache = fork(cache)
         cache.batch_select_indices(owner)
         ids = torch.tensor([c[:-1] + [pad] * (width - len(c) + 1) for *_, c in rows], device=device)
         tail_mask = torch.tensor([[1] * (len(c) - 1) + [0] * (width - len(c) + 1) for *_, c in rows], device=device)
         ends = [len(batch[b].tokens) for b, *_ in rows]
         positions = torch.tensor([[end + i for i in range(width)] for end in ends], device=device)
-        out = self.model(
+        keep = tail_mask.bool()
+        logits = self.model(
             input_ids=ids,
             attention_mask=torch.cat([mask[owner], tail_mask], dim=1),
             position_ids=positions,
             past_key_values=cache,
             use_cache=True,
-        )
-        return F.log_softmax(out.logits.float(), dim=-1)
+            logits_to_keep=keep,
+        ).logits
+        if logits.dim() == 3:  # a model that ignores a boolean logits_to_keep returns every position
+            logits = logits[keep]
+        logprobs = F.log_softmax(logits.float(), dim=-1)  # [real tokens, vocab], row after row
+        targets = torch.tensor([t for *_, c in rows for t in c[1:]], device=device)
+        picked = logprobs.gather(1, targets[:, None])[:, 0]
+        greedy = logprobs.argmax(dim=-1) == targets
+        sizes = [len(c) - 1 for *_, c in rows]
+        return [(p.sum().item(), bool(g.all())) for p, g in zip(picked.split(sizes), greedy.split(sizes), strict=True)]
 
     # ------------------------------------------------------------ generation
 

@@ -8,7 +8,7 @@ from lm_eval.models.huggingface import HFLM
 from harness.config import compose_run
 from harness.models import load_model
 from harness.schema import parse_run_config
-from harness.scorer import Context, PrefixSharedHFLM, tree_of
+from harness.scorer import Context, PrefixSharedHFLM, cheapest_split, tree_of
 from harness.tasks.bigbench_bbh.utils import read_split
 
 TASKS = [
@@ -103,7 +103,46 @@ def test_short_shared_prefix_is_folded_but_its_long_subtrees_kept():
     assert sorted((c.start, c.end) for c in root.children) == [(3, 53), (3, 53)]
 
 
+def test_batches_are_cut_where_padding_costs_more_than_a_pass():
+    """0-shot choices: many short ones and a few long ones; one batch would pad every short
+    one to the longest."""
+    widths = [2] * 20 + [40, 41]
+    assert cheapest_split(widths, overhead=10, fits=lambda i, j: True) == [(0, 20), (20, 22)]
+    assert cheapest_split(widths, overhead=1000, fits=lambda i, j: True) == [(0, 22)]  # a pass costs more
+    assert cheapest_split([3, 3, 3, 3, 3], overhead=1, fits=lambda i, j: j - i <= 2) == [(0, 2), (2, 4), (4, 5)]
+    assert cheapest_split([5], overhead=0, fits=lambda i, j: False) == [(0, 1)]  # a batch of one always runs
+
+
 # ---------------------------------------------------------------- against HFLM
+
+
+@pytest.mark.slow
+def test_logits_only_at_the_continuation_tokens():
+    """The vocabulary head runs at the last position of each shared prefix and of each
+    context (which gives every choice's first token), then once per further continuation
+    token: never on padding, though 0-shot choices differ in length."""
+    lm = load("tiny_random_llama")
+    encoded = [
+        (request.args, *lm._encode_pair(*request.args))
+        for request in requests(per_task=2, few_shot=False)
+        if request.args[0]
+    ]
+    contexts = {tuple(context): Context(list(context)) for _, context, _ in encoded}
+    lengths = sorted({len(continuation) for *_, continuation in encoded})
+    assert lengths[-1] > 4 * lengths[0]  # padding to the longest would cost a lot
+    nodes, shared = [tree_of(contexts, lm.min_shared)], 0
+    while nodes:
+        node = nodes.pop()
+        shared += node.end > node.start
+        nodes += node.children
+    head_rows = []
+    hook = lm.model.lm_head.register_forward_hook(lambda module, args, out: head_rows.append(out.shape[:-1].numel()))
+    try:
+        lm._loglikelihood_tokens(encoded, disable_tqdm=True)
+    finally:
+        hook.remove()
+    continuation_tokens = sum(len(continuation) - 1 for *_, continuation in encoded)
+    assert sum(head_rows) == shared + len(contexts) + continuation_tokens
 
 
 @pytest.mark.slow
