@@ -1,6 +1,6 @@
 """Reviewer reports: records + verdicts -> REPORT.md, report.html (self-contained) and CSVs.
 
-Both documents answer first: one table of every claim (C1..C8 order) with its verdict, a
+Both documents answer first: one table of every claim (C1..C12 order) with its verdict, a
 one-line why naming the deciding rows, and the rival used; then the details. Warnings
 repeated across rows are printed once in a legend and cited by key. Markdown tables are
 drawn by tabulate, the page by a jinja2 template with autoescape; plots are matplotlib

@@ -58,13 +58,13 @@ def test_markdown_report_has_scores_published_and_every_claim(report_dir):
 
 @pytest.mark.slow
 def test_markdown_report_answers_first(report_dir):
-    """The top table lists every claim in C1..C8 order with verdict, why and rival; repeated
+    """The top table lists every claim in C1..C12 order with verdict, why and rival; repeated
     warnings are one legend line; nothing prints "None"; benchmark labels carry settings."""
     results, _ = report_dir
     text = (results / "REPORT.md").read_text()
     top = text.split("## Scores")[0]
     labels = re.findall(r"^\| (C\d+[a-z]?|-) +\|", top, re.M)
-    assert labels[:3] == ["C1", "C2", "C3a"] and labels[-2:] == ["C8", "-"] and len(labels) == 14
+    assert labels[:3] == ["C1", "C2", "C3a"] and labels[-2:] == ["C12", "-"] and len(labels) == 18
     assert "rival" in top.splitlines()[4] and "GPT-4o, Claude 3.5 Sonnet" in top
     assert "None" not in text
     legend = [line for line in text.splitlines() if line.startswith("**w1**")]
@@ -144,7 +144,7 @@ def test_html_report_in_headless_chromium(report_dir):
             r.find_elements("css selector", "td")[0].text
             for r in driver.find_elements("css selector", "#summary tbody tr")
         ]
-        assert summary[:2] == ["C1", "C2"] and len(summary) == 14
+        assert summary[:2] == ["C1", "C2"] and len(summary) == 18
         cards = driver.find_elements("css selector", ".card")
         claims = sorted(p.stem for p in (results / "verdicts").glob("*.json"))
         assert sorted(c.get_attribute("data-claim") for c in cards) == claims

@@ -114,7 +114,7 @@ def proxy_notes(claim: Claim, newest: dict) -> list[str]:
         return []
     notes = []
     for model, claimed in claim.measured.claimed_models.items():
-        for bench in claim.measured.benchmarks:
+        for bench in claim.measured.benchmarks + claim.measured.fallback_benchmarks:
             cell = newest.get((model, bench))
             if cell is None:
                 continue
