@@ -16,10 +16,10 @@ from harness.claims.model import ReproductionRow
 from harness.published import load_all
 from harness.records import iter_records, load_items
 from harness.verify import verify
-from tests.helpers import REPO, run_cli
+from tests.helpers import run_cli
 
 CASES = json.loads((Path(__file__).parent / "cases" / "reproduction.json").read_text())
-RECORDS = REPO / "results" / "records"
+RECORDS = Path(__file__).parent / "data" / "records"  # frozen copies (README there)
 SMOLLM_PIQA_FULL = "smollm2_135m_instruct/piqa_0shot/128dc9690012934d"  # n=1,838, acc_norm 64.31
 SMOLLM_PIQA_50 = "smollm2_135m_instruct/piqa_0shot/b3202ff5e6a8399b"  # the default run's first 50 items
 SMOKE = [  # both models, the default run (limit 50) and the shipped BBH substitute (40 per subtask)
