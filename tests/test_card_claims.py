@@ -63,6 +63,7 @@ def case_row(row: dict) -> ReproductionRow:
         gap=row.get("gap"),
         stderr=row.get("stderr"),
         n_items=100,
+        limit=row.get("limit"),
     )
 
 
@@ -179,7 +180,7 @@ def test_every_card_and_head_to_head_claim_gets_a_verdict_from_committed_records
     it_card = verdicts["gemma3_270m_reproduces_it_card"]
     assert it_card["why"].startswith("about a proxy") and "pretrained" in it_card["proxy"][0]
     pt_rows = {r["benchmark"]: r for r in verdicts["gemma3_270m_reproduces_pt_card"]["reproduction"]}
-    assert "underpowered" in pt_rows["boolq_0shot"]["power_note"]  # 50 items cannot show a 3-point match
+    assert pt_rows["boolq_0shot"]["outcome"] == "limited run"  # the first 50 items are no sample of the set
     assert any("only the first 50 items" in w for w in pt_rows["boolq_0shot"]["parity_warnings"])
     # head to head: paired on the same items, Holm across rows, power stated; the rest pending
     rows = {r["benchmark"]: r for r in verdicts[HEAD_TO_HEAD]["comparisons"][0]["rows"]}

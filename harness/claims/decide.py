@@ -27,7 +27,9 @@ Semantics (README "Quantifiers"):
   entirely outside it, otherwise *unclear*. Supported when every measurable row is
   measured and reproduced; refuted when any row is not reproduced; otherwise inconclusive.
   Rows the claim marks as not measurable here (no offline data, no chat template) are
-  named and never decide.
+  named and never decide; a row whose record scored only the first `limit` items (not a
+  sample of the set the card scored) is shown as a *limited run* and counts as still to
+  measure.
 """
 
 from __future__ import annotations
@@ -226,6 +228,13 @@ def judge_reproduction_row(row: ReproductionRow, tolerance: float) -> None:
     if row.status.startswith("setup mismatch"):
         row.outcome = "setup mismatch"
         return
+    if row.limit is not None:
+        row.outcome = "limited run"
+        row.power_note = (
+            f"our record scored only the first {row.limit} items per task, not a sample of the set the card "
+            "scored: shown, never decides"
+        )
+        return
     gap, stderr = row.gap, row.stderr or 0.0
     diff = stats.Difference(gap, gap - stats.Z95 * stderr, gap + stats.Z95 * stderr, 1.0, "ours minus the card")
     half_90 = stats.Z90 * stderr
@@ -257,7 +266,7 @@ def decide_reproduction(claim: Claim, rows: list[ReproductionRow]) -> Decision:
     left_out = [r for r in rows if r not in measurable]
     groups = {
         outcome: [r for r in measured if r.outcome == outcome]
-        for outcome in ("reproduced", "not reproduced", "unclear", "setup mismatch")
+        for outcome in ("reproduced", "not reproduced", "unclear", "setup mismatch", "limited run")
     }
     text = f"tolerance ±{tolerance:g} points; {len(measured)} of {len(measurable)} measurable card rows measured"
     for outcome, group in groups.items():
@@ -273,5 +282,5 @@ def decide_reproduction(claim: Claim, rows: list[ReproductionRow]) -> Decision:
         return Decision("refuted", text, [r.label for r in groups["not reproduced"]])
     if not pending and len(groups["reproduced"]) == len(measured):
         return Decision("supported", text, [r.label for r in measured])
-    undecided = groups["unclear"] + groups["setup mismatch"] + pending
+    undecided = groups["unclear"] + groups["setup mismatch"] + groups["limited run"] + pending
     return Decision("inconclusive", text, [r.label for r in undecided])

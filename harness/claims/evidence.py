@@ -470,6 +470,7 @@ def reproduction_row(check: Reproduction, newest: dict, entries) -> Reproduction
             "stderr": round(stderr, 3),
             "metric": metric,
             "n_items": record["scores"]["primary"]["n"],
+            "limit": record["benchmark"]["limit"],
             "gap": round(measured - published.value, 2),
             "record": str(path),
             "status": "setup mismatch: " + "; ".join(mismatches)

@@ -211,6 +211,7 @@ class ReproductionRow(Strict):
     stderr: Optional[float] = None  # points
     metric: Optional[str] = None  # what `measured` is, from the record
     n_items: Optional[int] = None
+    limit: Optional[int] = None  # our record scored only the first `limit` items per task
     outcome: Optional[str] = None  # reproduction claims: reproduced | not reproduced | unclear | ...
     power_note: Optional[str] = None
     proxy: Optional[str] = None
