@@ -199,6 +199,7 @@ def test_c8_is_judged_on_the_substitute_until_lm_evals_bbh_has_records(tmp_path)
     rows = {r["benchmark"]: r for r in verdict["comparisons"][0]["rows"]}
     assert rows["bbh_3shot"]["status"] == "not yet measured" and rows["bbh_bigbench_mc"]["status"] == "compared"
     assert verdict["deciding_rows"] == ["bbh_bigbench_mc (0-shot)"]
+    assert "on the substitute bbh_bigbench_mc (0-shot) until bbh_3shot or bbh_3shot_cot has records" in verdict["why"]
     assert "power (MDE at 80%, alpha 0.05): bbh_bigbench_mc (0-shot) 4.8 points" in verdict["reason"]
 
 
@@ -233,7 +234,7 @@ def test_c8_on_lm_evals_3shot_bbh_from_a_small_real_run(tmp_path):
     rows = {r["benchmark"]: r for r in verdict["comparisons"][0]["rows"]}
     assert rows["bbh_3shot"]["status"] == "compared" and rows["bbh_3shot"]["n_items"] == 27
     assert rows["bbh_bigbench_mc"]["status"] == "superseded" and "bbh_3shot" in rows["bbh_bigbench_mc"]["status_detail"]
-    assert verdict["deciding_rows"] == [rows["bbh_3shot"]["label"]]
+    assert verdict["deciding_rows"] == [rows["bbh_3shot"]["label"]] and "substitute" not in verdict["why"]
     assert f"{rows['bbh_3shot']['label']} {rows['bbh_3shot']['mde']:.1f} points" in verdict["reason"]
     assert "against the claimed gap of 1.5" in verdict["reason"]
     repro = {(r["model"], r["benchmark"]): r for r in verdict["reproduction"]}

@@ -160,6 +160,21 @@ def judge_reproduction(claim: Claim, base: dict, newest: dict, entries) -> Verdi
     )
 
 
+def fallback_note(claim: Claim, measured: list[Comparison]) -> str:
+    """When a claim's substitute settings decide because its own have no records of both
+    models yet, say so and name what is missing."""
+    if not claim.measured or not claim.measured.fallback_benchmarks:
+        return ""
+    rows = [r for c in measured for r in c.rows]
+    own = [r for r in rows if r.benchmark in claim.measured.benchmarks]
+    used = [r.label for r in rows if r.benchmark in claim.measured.fallback_benchmarks and r.has_numbers]
+    if not used or any(r.has_numbers for r in own):
+        return ""
+    missing = "; ".join(f"{r.benchmark}: {r.status_detail or r.status}" for r in own)
+    names = " or ".join(r.benchmark for r in own)
+    return f"on the substitute {', '.join(used)} until {names} has records of both models ({missing})"
+
+
 OUTCOME_WORDS = {
     "win": "ahead beyond noise",
     "loss": "behind beyond noise",
@@ -237,6 +252,9 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
         or f"no evidence available: {claim.notes or 'the claim names no measured or published comparison'}"
     )
     why = one_line_why(deciding, claim) or reason
+    substitute = fallback_note(claim, measured)
+    if substitute:
+        reason, why = f"{substitute}: {reason}", f"{substitute}: {why}"
     proxy = proxy_notes(claim, newest) if measured else []
     if proxy:
         reason = f"about a proxy ({'; '.join(proxy)}): {reason}"
