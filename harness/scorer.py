@@ -100,7 +100,15 @@ def build_tree(contexts: list[Context], start: int, min_shared: int) -> PrefixNo
 
 
 def tree_of(contexts: dict, min_shared: int) -> PrefixNode:
-    return build_tree(sorted(contexts.values(), key=lambda c: c.tokens), 0, min_shared)
+    """The radix tree of the contexts. A root prefix shorter than `min_shared` (0-shot
+    ARC's 'Question:') is not run on its own: a pass costs more than repeating it in
+    every row."""
+    root = build_tree(sorted(contexts.values(), key=lambda c: c.tokens), 0, min_shared)
+    if root.end < min_shared:
+        for child in root.children:
+            child.start = 0
+        root.end, root.tokens = 0, []
+    return root
 
 
 def cheapest_split(widths: list[int], overhead: int, fits) -> list[tuple[int, int]]:
