@@ -129,6 +129,18 @@ def test_the_rule_on_a_real_full_size_record(tmp_path, tolerance, card, verdict,
     assert any(w.startswith("ours: GGUF Q4_1 weights (dequantized), run in float32") for w in row.parity_warnings)
 
 
+def test_the_ifeval_card_metric_is_the_mean_of_prompt_and_instruction_level_accuracy(tmp_path):
+    """A real IFEval record (3 prompts): the card's 'Average prompt/inst' from the record's
+    metrics; lm-eval gives no stderr for instruction-level scores: binomial over the prompts."""
+    results = results_with(tmp_path, "smollm2_135m_instruct/ifeval/89f9c3614ed6f4bf")
+    claim = claims.load_claims(["smollm2_135m_instruct_reproduces_card"])[0]
+    row = claims.judge(claim, list(iter_records(results)), load_all(), load_items).reproduction[0]
+    assert row.metric == "mean of prompt_level_strict_acc, inst_level_strict_acc"
+    assert row.measured == round(100 * (2 / 3 + 0.8) / 2, 2) and row.published == 29.9
+    assert row.stderr == pytest.approx((100 / 3 + 100 * (0.8 * 0.2 / 3) ** 0.5) / 2, abs=1e-3)
+    assert row.outcome == "limited run" and row.label == "ifeval (0-shot, chat template)"
+
+
 def test_a_card_metric_is_the_mean_of_named_record_metrics(tmp_path):
     results = results_with(tmp_path, SMOLLM_PIQA_FULL)
     rows = [{**SMOLLM_CARD_PIQA, "metric": ["acc", "acc_norm"]}, {**SMOLLM_CARD_PIQA, "metric": ["exact_match"]}]
