@@ -154,6 +154,7 @@ def judge_reproduction(claim: Claim, base: dict, newest: dict, entries) -> Verdi
         why=why,
         deciding_rows=decision.deciding,
         decided_by="reproduction (our score with its CI vs the card's number)",
+        rival_chosen="; ".join(dict.fromkeys(check.table for check in claim.reproduction)),
         proxy=proxy,
         setup_parity_warnings=sorted({w for r in rows for w in r.parity_warnings}),
         reproduction=rows,
