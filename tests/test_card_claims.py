@@ -199,6 +199,9 @@ def test_every_card_and_head_to_head_claim_gets_a_verdict_from_committed_records
     tested = [b for b, r in rows.items() if r["status"] == "compared"]
     assert sorted(tested) == ["arc_easy_0shot", "bbh_bigbench_mc", "boolq_0shot", "piqa_0shot"]
     assert rows["piqa_0shot"]["n_items"] == 50  # the full SmolLM2 record paired on Gemma's 50 items
+    piqa = rows["piqa_0shot"]  # both scores shown on those 50 items, so they match the difference
+    assert piqa["subject"] - piqa["rival"] == pytest.approx(piqa["difference"], abs=0.02) and piqa["subject"] != 64.31
+    assert "scores shown on the 50 items both records scored (the records hold 1838 and 50)" in piqa["parity_warnings"]
     assert all(rows[b]["p_holm"] >= rows[b]["p_value"] and rows[b]["mde"] > 0 for b in tested)
     assert rows["boolq_0shot"]["outcome"] == "loss"  # SmolLM2 24% vs Gemma 72% on the same 50 items
     assert verdicts[HEAD_TO_HEAD]["verdict"] == "refuted"

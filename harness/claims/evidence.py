@@ -316,11 +316,12 @@ def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -
     scaled = stats.Difference(
         100 * diff.estimate, 100 * diff.low, 100 * diff.high, diff.p_value, diff.method, 100 * diff.mde, diff.mde_basis
     )
+    subject_score, rival_score, note = shown_scores(a, b, a_scores, b_scores)
     return Row(
         benchmark=bench,
         label=label,
-        subject=round(100 * a["scores"]["primary"]["value"], 2),
-        rival=round(100 * b["scores"]["primary"]["value"], 2),
+        subject=subject_score,
+        rival=rival_score,
         subject_setup=label,
         rival_setup=record_label(b),
         difference=round(scaled.estimate, 2),
@@ -334,9 +335,22 @@ def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -
         chance=chance_baseline(a_items),
         clustered_se=round(100 * stats.clustered_stderr(differences, tasks), 2),
         records=[str(a_path), str(b_path)],
-        parity_warnings=warnings,
+        parity_warnings=warnings + note,
         diff=scaled,
     )
+
+
+def shown_scores(a: dict, b: dict, a_scores: dict, b_scores: dict) -> tuple[float, float, list[str]]:
+    """The two scores a row shows: the records' own when both scored exactly the paired
+    items, else the means over the items both scored, so the two scores and their
+    difference describe the same items (a full-size record against a limit=50 one)."""
+    n_paired = sum(len(v) for v in a_scores.values())
+    n_a, n_b = a["scores"]["primary"]["n"], b["scores"]["primary"]["n"]
+    if n_a == n_b == n_paired:
+        return round(100 * a["scores"]["primary"]["value"], 2), round(100 * b["scores"]["primary"]["value"], 2), []
+    mean = lambda scores: round(100 * sum(sum(v) for v in scores.values()) / n_paired, 2)  # noqa: E731
+    note = f"scores shown on the {n_paired} items both records scored (the records hold {n_a} and {n_b})"
+    return mean(a_scores), mean(b_scores), [note]
 
 
 # ---------------------------------------------------------------- measured vs a published number
