@@ -348,7 +348,8 @@ def shown_scores(a: dict, b: dict, a_scores: dict, b_scores: dict) -> tuple[floa
     n_a, n_b = a["scores"]["primary"]["n"], b["scores"]["primary"]["n"]
     if n_a == n_b == n_paired:
         return round(100 * a["scores"]["primary"]["value"], 2), round(100 * b["scores"]["primary"]["value"], 2), []
-    mean = lambda scores: round(100 * sum(sum(v) for v in scores.values()) / n_paired, 2)  # noqa: E731
+    # mean over tasks of each task's mean: the same pooling as the paired difference's estimate
+    mean = lambda scores: round(100 * sum(sum(v) / len(v) for v in scores.values()) / len(scores), 2)  # noqa: E731
     note = f"scores shown on the {n_paired} items both records scored (the records hold {n_a} and {n_b})"
     return mean(a_scores), mean(b_scores), [note]
 
