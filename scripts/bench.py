@@ -287,7 +287,9 @@ def targets(families: list[dict], peak: list[dict], accuracy: dict) -> list[tupl
 
 def run_note(args, load_before, load_after, seconds) -> str:
     return (
-        f"`python scripts/bench.py --model {args.model} --write BENCHMARKS.md` wrote this file; every number "
+        f"`python scripts/bench.py --model {args.model} --items {args.items} --mmlu {' '.join(map(str, args.mmlu))} "
+        f"--bbh {' '.join(map(str, args.bbh))} --accuracy-items {' '.join(map(str, args.accuracy_items))} "
+        "--write BENCHMARKS.md` wrote this file; every number "
         f"below comes from that one run ({seconds / 60:.0f} min, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         f"; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} at the start and "
         f"{'/'.join(f'{x:.1f}' for x in load_after)} at the end)."
@@ -342,7 +344,10 @@ def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
         "single-token choices of one context once (MMLU). The harness runs each context once for all its "
         "choices and each shared few-shot prefix once for all its items (MMLU's dev shots per subject; "
         "ARC-Challenge's 25 shots are drawn per item, so there only the context is shared by the choices). "
-        "0-shot contexts are short next to their choices, so there the gain is batching and bf16.",
+        "0-shot contexts are short next to their choices, so there the gain is bf16 and the choices' passes: "
+        "sorted by length, cut where padding would cost more than another pass, with logits only at the "
+        "choices' real tokens. Generation decodes one pass per token: on a few items it measures the cost of a "
+        "pass more than compute, and varies most with the machine's load.",
         "",
         "## Against the targets of issue 14",
         "",
