@@ -30,6 +30,7 @@ through HFLM unchanged. Results match HFLM within float tolerance (tests/test_sc
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -338,9 +339,9 @@ class PrefixSharedHFLM(HFLM):
             position_ids=positions,
             past_key_values=cache,
             use_cache=True,
-            logits_to_keep=keep,
+            logits_to_keep=keep if self._head_takes_mask else 0,
         ).logits
-        if logits.dim() == 3:  # a model that ignores a boolean logits_to_keep returns every position
+        if logits.dim() == 3:  # every position
             logits = logits[keep]
         logprobs = F.log_softmax(logits.float(), dim=-1)  # [real tokens, vocab], row after row
         targets = torch.tensor([t for *_, c in rows for t in c[1:]], device=device)
@@ -348,6 +349,19 @@ class PrefixSharedHFLM(HFLM):
         greedy = logprobs.argmax(dim=-1) == targets
         sizes = [len(c) - 1 for *_, c in rows]
         return [(p.sum().item(), bool(g.all())) for p, g in zip(picked.split(sizes), greedy.split(sizes), strict=True)]
+
+    @functools.cached_property
+    def _head_takes_mask(self) -> bool:
+        """Whether the model runs its head only where a boolean `logits_to_keep` says
+        (transformers' slice_logits_to_keep: Llama, Gemma 3, Qwen 2 and most others); a few
+        heads slice it their own way, and those get every position."""
+        ids = torch.zeros(1, 2, dtype=torch.long, device=self.device)
+        keep = torch.tensor([[False, True]], device=self.device)
+        try:
+            logits = self.model(input_ids=ids, logits_to_keep=keep).logits
+        except (TypeError, ValueError, IndexError, RuntimeError):
+            return False
+        return tuple(logits.shape[:-1]) == (1,)
 
     # ------------------------------------------------------------ generation
 

@@ -135,6 +135,7 @@ def test_logits_only_at_the_continuation_tokens():
         node = nodes.pop()
         shared += node.end > node.start
         nodes += node.children
+    assert lm._head_takes_mask  # probed once, before counting
     head_rows = []
     hook = lm.model.lm_head.register_forward_hook(lambda module, args, out: head_rows.append(out.shape[:-1].numel()))
     try:
@@ -151,6 +152,14 @@ def test_tiny_model_matches_hflm_with_any_memory_bound():
     batch = requests(per_task=1, few_shot=True)
     for memory_mb in (0, 2048):
         assert_matches_hflm(load("tiny_random_llama", f"hardware.scorer_memory_mb={memory_mb}"), batch)
+
+
+@pytest.mark.slow
+def test_a_head_that_slices_its_own_way_gets_every_position_and_the_same_numbers():
+    lm = load("tiny_random_llama")
+    assert lm._head_takes_mask
+    lm._head_takes_mask = False  # as the probe finds for heads that don't read a boolean logits_to_keep
+    assert_matches_hflm(lm, requests(per_task=1, few_shot=False))
 
 
 @pytest.mark.slow
