@@ -320,6 +320,7 @@ def item_outcome(task: str, sample: dict, output_type: str, primary_metric: str)
     fields: dict[str, Any] = {
         "task": task,
         "doc_id": sample["doc_id"],
+        "filter": sample.get("filter"),
         "doc_hash": sample.get("doc_hash"),
         "prompt_hash": sample.get("prompt_hash"),
         "target": plain(sample.get("target")),

@@ -71,6 +71,9 @@ class ItemOutcome(Strict):
 
     task: str
     doc_id: int
+    filter: Optional[str] = (
+        None  # lm-eval's filter of this line: a task with 2 filters logs each item twice (since 1.3)
+    )
     doc_hash: Optional[str]  # lm-eval's sha256 of the document
     prompt_hash: Optional[str]
     target: Any  # the gold answer as lm-eval holds it (choice index, text, list)

@@ -248,6 +248,8 @@ def test_c8_on_lm_evals_3shot_bbh_from_a_small_real_run(tmp_path):
     verdict = verify([C8], tmp_path, 200)[0]
     rows = {r["benchmark"]: r for r in verdict["comparisons"][0]["rows"]}
     assert rows["bbh_3shot"]["status"] == "compared" and rows["bbh_3shot"]["n_items"] == 27
+    lines = [item for path in tmp_path.glob("records/*/bbh_3shot/*.json") for item in load_items(path)]
+    assert {item.filter for item in lines} == {"none", "remove_whitespace"} and len(lines) == 2 * 2 * 27
     assert rows["bbh_bigbench_mc"]["status"] == "superseded" and "bbh_3shot" in rows["bbh_bigbench_mc"]["status_detail"]
     assert verdict["deciding_rows"] == [rows["bbh_3shot"]["label"]] and "substitute" not in verdict["why"]
     assert f"{rows['bbh_3shot']['label']} {rows['bbh_3shot']['mde']:.1f} points" in verdict["reason"]
@@ -273,3 +275,8 @@ def test_items_of_a_multi_filter_record_are_read_for_the_primary_filter_only():
     assert primary_filter_items(record, logged) == items
     record["benchmark"]["metric_filter"] = "raw"
     assert primary_filter_items(record, logged) == unfiltered
+    # since schema 1.3 each line names its filter, and that decides, whatever the order
+    named = [{**i, "filter": "none"} for i in items] + [{**i, "filter": "raw"} for i in unfiltered]
+    assert primary_filter_items(record, named) == named[len(items) :]
+    record["benchmark"]["metric_filter"] = "none"
+    assert primary_filter_items(record, named) == named[: len(items)]

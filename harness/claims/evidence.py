@@ -219,10 +219,12 @@ def measured_parity(a: dict, b: dict) -> list[str]:
 
 
 def primary_filter_items(record: dict, items: list[dict]) -> list[dict]:
-    """The items of the record's primary filter. lm-eval logs one sample per (item, filter)
-    in its filter_list order, and the items file keeps that order without naming the
-    filter (bbh_3shot: `none`, then `remove_whitespace`), so the k-th line of an item is
-    the k-th filter of the benchmark's `task_overrides.filter_list`."""
+    """The items of the record's primary filter. lm-eval logs one sample per (item, filter).
+    Since schema 1.3 each line names its filter; before, the lines of an item follow the
+    filter_list order (bbh_3shot: `none`, then `remove_whitespace`), so there the k-th line
+    of an item is the k-th filter of the benchmark's `task_overrides.filter_list`."""
+    if items and all(item.get("filter") for item in items):
+        return [item for item in items if item["filter"] == record["benchmark"]["metric_filter"]]
     occurrence: Counter = Counter()
     numbered = []
     for item in items:
