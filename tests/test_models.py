@@ -60,7 +60,8 @@ def test_packaged_gguf_is_cached_and_reloads_fast(tmp_path):
     second = load_model("smollm2_135m_instruct", cfg, hardware, cache_dir=str(tmp_path))
     reload_seconds = time.time() - started
     assert first.fingerprint == second.fingerprint and first.fingerprint["kind"] == "gguf_sha256"
-    assert (tmp_path / "gguf" / first.fingerprint["value"] / "float32" / "model.safetensors").is_file()
+    dtype = with_resolved_dtype(cfg, hardware).dtype  # dtype auto: bfloat16 or float32, by CPU
+    assert (tmp_path / "gguf" / first.fingerprint["value"] / dtype / "model.safetensors").is_file()
     assert second.info["dequantized_cache"] == first.info["dequantized_cache"]
     assert reload_seconds < first.info["load_seconds"]
     assert type(second.lm.model).__name__ == "LlamaForCausalLM"
