@@ -5,7 +5,8 @@ one-line why naming the deciding rows, and the rival used; then the details. War
 repeated across rows are printed once in a legend and cited by key. Markdown tables are
 drawn by tabulate, the page by a jinja2 template with autoescape; plots are matplotlib
 SVG inline, so the page opens from disk with no network. A corrupt record or verdict is
-named in the report and skipped; several records of one cell show the newest, with a note.
+named in the report and skipped; of several records of one cell the report shows the one
+verdicts read (full size first, then most items, then newest), with a note.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 from tabulate import tabulate
 
 from harness import atomic
-from harness.claims import Verdict, newest_records
+from harness.claims import Verdict, record_per_cell
 from harness.claims.evidence import chance_baseline, plain
 from harness.records import RecordError, iter_records, load_items
 from harness.stats import Z95
@@ -43,7 +44,7 @@ PENDING = ("not yet measured", "not reported for the rival", "published number m
 class ReportData:
     results_dir: Path = Path("results")
     cells: dict = field(default_factory=dict)  # (model, benchmark) -> (path, record)
-    runs_per_cell: dict = field(default_factory=dict)
+    finished_per_cell: dict = field(default_factory=dict)  # (model, benchmark) -> finished_at of each run
     verdicts: list[Verdict] = field(default_factory=list)
     skipped: list = field(default_factory=list)  # (path, reason)
     legend: dict = field(default_factory=dict)  # warning text -> key ("w1")
@@ -86,17 +87,13 @@ def collect(results_dir: Path) -> ReportData:
         if isinstance(record, RecordError):
             data.skipped.append((path, str(record)))
             continue
+        record = plain(record)
         good.append((path, record))
-        key = _cell_of(record)
-        data.runs_per_cell[key] = data.runs_per_cell.get(key, 0) + 1
-    data.cells = newest_records(good)
+        key = (record["cell"]["model"], record["cell"]["benchmark"])
+        data.finished_per_cell.setdefault(key, []).append(record["timing"]["finished_at"])
+    data.cells = record_per_cell(good)
     data.verdicts = load_verdicts(results_dir, data.skipped)
     return data
-
-
-def _cell_of(record) -> tuple:
-    record = record.model_dump(mode="json") if hasattr(record, "model_dump") else record
-    return record["cell"]["model"], record["cell"]["benchmark"]
 
 
 # ---------------------------------------------------------------- plain rows (tables, CSV)
@@ -122,12 +119,22 @@ def setting_of(record: dict) -> str:
     )
 
 
+def runs_note(finished: list[str], shown: dict) -> str:
+    """Why this record of a cell with several runs: the newest, or a larger earlier one
+    (a later run scored fewer items, e.g. the limit=50 default run after a full one)."""
+    if len(finished) < 2:
+        return ""
+    if shown["timing"]["finished_at"] == max(finished):
+        return f"newest of {len(finished)} runs"
+    return f"largest of {len(finished)} runs (a later one scored fewer items)"
+
+
 def score_rows(data: ReportData) -> list[dict]:
     rows = []
     for (model, bench), (path, record) in sorted(data.cells.items()):
         primary = record["scores"]["primary"]
         value, half = 100 * primary["value"], 100 * Z95 * (primary["stderr"] or 0.0)
-        runs = data.runs_per_cell.get((model, bench), 1)
+        note = runs_note(data.finished_per_cell.get((model, bench), []), record)
         rows.append(
             {
                 "model": model,
@@ -141,7 +148,7 @@ def score_rows(data: ReportData) -> list[dict]:
                 "metric": primary["metric"],
                 "chance": cell_chance(path),
                 "finished_at": record["timing"]["finished_at"],
-                "note": f"newest of {runs} runs" if runs > 1 else "",
+                "note": note,
                 "record": data.link(str(path)),
             }
         )

@@ -310,5 +310,5 @@ def test_a_later_smoke_run_does_not_stand_in_for_the_full_size_record():
     assert full and limited, "the committed results lost one of the two PIQA records"
     path, record = limited[0]
     later = {**record, "timing": {**record["timing"], "finished_at": "2999-01-01T00:00:00+00:00"}}
-    chosen = claims.newest_records([(p, r) for p, r in found if p != path] + [(path, later)])
+    chosen = claims.record_per_cell([(p, r) for p, r in found if p != path] + [(path, later)])
     assert chosen["smollm2_135m_instruct", "piqa_0shot"][0] in full

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.records import load_record
-from harness.report import write_report
+from harness.report import runs_note, write_report
 from harness.verify import verify
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -168,3 +168,13 @@ def test_html_report_in_headless_chromium(report_dir):
         driver.save_screenshot(str(ARTIFACTS / "report-filtered.png"))
     finally:
         driver.quit()
+
+
+def test_a_cell_shown_from_an_earlier_larger_run_says_so():
+    """The report shows the record verdicts read; its note must not call it the newest
+    when a later, smaller run (the limit=50 default) exists."""
+    full = {"timing": {"finished_at": "2026-11-25T12:55:22+00:00"}}
+    finished = ["2026-11-25T12:14:19+00:00", "2026-11-25T12:55:22+00:00", "2026-11-25T12:58:20+00:00"]
+    assert runs_note(finished, full) == "largest of 3 runs (a later one scored fewer items)"
+    assert runs_note(finished[:2], full) == "newest of 2 runs"
+    assert runs_note(finished[1:2], full) == ""

@@ -10,7 +10,7 @@
 """
 
 from harness.claims.decide import Decision, decide
-from harness.claims.evidence import newest_records
+from harness.claims.evidence import record_per_cell
 from harness.claims.judge import judge
 from harness.claims.loading import CLAIM_DIR, claim_names, load_claim, load_claims
 from harness.claims.model import QUANTIFIERS, VERDICTS, Claim, Comparison, Row, Verdict
@@ -29,5 +29,5 @@ __all__ = [
     "judge",
     "load_claim",
     "load_claims",
-    "newest_records",
+    "record_per_cell",
 ]

@@ -29,17 +29,17 @@ def plain(value):
     return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
 
 
-def newest_records(records: list[tuple[Path, dict]]) -> dict:
+def record_per_cell(records: list[tuple[Path, dict]]) -> dict:
     """(model, benchmark) -> (path, record): the full-size run of each cell if there is one
     (a later `limit=50` smoke run must not stand in for it), else the one with the most
     items; among equals, the latest finished."""
-    newest = {}
+    chosen = {}
     for path, record in records:
         record = plain(record)
         key = (record["cell"]["model"], record["cell"]["benchmark"])
-        if key not in newest or _preference(record) > _preference(newest[key][1]):
-            newest[key] = (path, record)
-    return newest
+        if key not in chosen or _preference(record) > _preference(chosen[key][1]):
+            chosen[key] = (path, record)
+    return chosen
 
 
 def _preference(record: dict) -> tuple:
@@ -267,14 +267,14 @@ def chance_baseline(items: list[dict]) -> float | None:
     return round(100 * sum(1 / c for c in choices) / len(choices), 2) if choices else None
 
 
-def measured_rows(evidence: MeasuredEvidence, rival: str, newest: dict, load_items, iterations: int) -> list[Row]:
+def measured_rows(evidence: MeasuredEvidence, rival: str, chosen: dict, load_items, iterations: int) -> list[Row]:
     rows = [
-        _measured_or_pending(bench, evidence.subject, rival, newest, load_items, iterations)
+        _measured_or_pending(bench, evidence.subject, rival, chosen, load_items, iterations)
         for bench in evidence.benchmarks
     ]
     primary = [r.label for r in rows if r.has_numbers]
     for bench in evidence.fallback_benchmarks:
-        row = _measured_or_pending(bench, evidence.subject, rival, newest, load_items, iterations)
+        row = _measured_or_pending(bench, evidence.subject, rival, chosen, load_items, iterations)
         if primary and row.has_numbers:  # shown with its scores, no longer tested
             row = Row(
                 benchmark=row.benchmark,
@@ -290,8 +290,8 @@ def measured_rows(evidence: MeasuredEvidence, rival: str, newest: dict, load_ite
     return rows
 
 
-def _measured_or_pending(bench: str, subject: str, rival: str, newest: dict, load_items, iterations: int) -> Row:
-    cells = [newest.get((subject, bench)), newest.get((rival, bench))]
+def _measured_or_pending(bench: str, subject: str, rival: str, chosen: dict, load_items, iterations: int) -> Row:
+    cells = [chosen.get((subject, bench)), chosen.get((rival, bench))]
     if None in cells:
         missing = [m for m, c in zip((subject, rival), cells, strict=False) if c is None]
         return Row(
@@ -366,7 +366,7 @@ def measured_score(record: dict) -> stats.Difference:
     return stats.Difference(value, value - half, value + half, 1.0, "measured score vs published point")
 
 
-def measured_vs_published_rows(evidence: MeasuredVsPublished, rival: str, newest: dict, entries) -> list[Row]:
+def measured_vs_published_rows(evidence: MeasuredVsPublished, rival: str, chosen: dict, entries) -> list[Row]:
     rows = []
     for bench, printed in evidence.benchmarks.items():
         benchmark, _, setting = printed.partition("|")
@@ -375,7 +375,7 @@ def measured_vs_published_rows(evidence: MeasuredVsPublished, rival: str, newest
         except PublishedError as error:
             rows.append(Row(benchmark=bench, label=bench, status="published number missing", status_detail=str(error)))
             continue
-        cell = newest.get((evidence.subject, bench))
+        cell = chosen.get((evidence.subject, bench))
         if cell is None:
             rows.append(
                 Row(
@@ -443,11 +443,11 @@ def measured_vs_published_row(bench: str, cell, point: Published, rival: str) ->
 # ---------------------------------------------------------------- reproduction
 
 
-def reproduction_rows(checks: list[Reproduction], newest: dict, entries) -> list[ReproductionRow]:
-    return [reproduction_row(check, newest, entries) for check in checks]
+def reproduction_rows(checks: list[Reproduction], chosen: dict, entries) -> list[ReproductionRow]:
+    return [reproduction_row(check, chosen, entries) for check in checks]
 
 
-def reproduction_row(check: Reproduction, newest: dict, entries) -> ReproductionRow:
+def reproduction_row(check: Reproduction, chosen: dict, entries) -> ReproductionRow:
     row = ReproductionRow(
         model=check.model,
         benchmark=check.benchmark,
@@ -467,7 +467,7 @@ def reproduction_row(check: Reproduction, newest: dict, entries) -> Reproduction
             "published_source": published.citation,
         }
     )
-    cell = newest.get((check.model, check.benchmark))
+    cell = chosen.get((check.model, check.benchmark))
     if cell is None or check.not_measurable:
         return row
     path, record = cell

@@ -14,8 +14,8 @@ from harness.claims.evidence import (
     dated,
     measured_rows,
     measured_vs_published_rows,
-    newest_records,
     published_rows,
+    record_per_cell,
     reproduction_rows,
 )
 from harness.claims.model import Alternative, Claim, Comparison, Rival, Row, Verdict
@@ -48,17 +48,17 @@ def compare(claim: Claim, evidence: str, subject: str, rival: Rival, rows: list[
     )
 
 
-def gather_comparisons(claim: Claim, newest: dict, entries, load_items, iterations: int) -> list[Comparison]:
+def gather_comparisons(claim: Claim, chosen: dict, entries, load_items, iterations: int) -> list[Comparison]:
     """One comparison per (evidence kind, rival), most direct evidence first."""
     comparisons = []
     if claim.measured:
         for rival in claim.measured.rivals:
-            rows = measured_rows(claim.measured, rival.name, newest, load_items, iterations)
+            rows = measured_rows(claim.measured, rival.name, chosen, load_items, iterations)
             comparisons.append(compare(claim, MEASURED, claim.measured.subject, rival, rows))
     if claim.measured_vs_published:
         evidence = claim.measured_vs_published
         for rival in evidence.rivals:
-            rows = measured_vs_published_rows(evidence, rival.name, newest, entries)
+            rows = measured_vs_published_rows(evidence, rival.name, chosen, entries)
             comparisons.append(
                 compare(claim, f"measured vs published ({evidence.table})", evidence.subject, rival, rows)
             )
@@ -108,14 +108,14 @@ def rule_checks(claim: Claim, entries) -> list[Alternative]:
     return checks
 
 
-def proxy_notes(claim: Claim, newest: dict) -> list[str]:
+def proxy_notes(claim: Claim, chosen: dict) -> list[str]:
     """How the measured models differ from the models the claim is about."""
     if not claim.measured:
         return []
     notes = []
     for model, claimed in claim.measured.claimed_models.items():
         for bench in claim.measured.benchmarks + claim.measured.fallback_benchmarks:
-            cell = newest.get((model, bench))
+            cell = chosen.get((model, bench))
             if cell is None:
                 continue
             ours = cell[1]["model"]
@@ -131,9 +131,9 @@ def proxy_notes(claim: Claim, newest: dict) -> list[str]:
     return sorted(set(notes))
 
 
-def judge_reproduction(claim: Claim, base: dict, newest: dict, entries) -> Verdict:
+def judge_reproduction(claim: Claim, base: dict, chosen: dict, entries) -> Verdict:
     """A packaged model against its model card: one row per card row, the tolerance rule."""
-    rows = reproduction_rows(claim.reproduction, newest, entries)
+    rows = reproduction_rows(claim.reproduction, chosen, entries)
     decision = decide_reproduction(claim, rows)
     proxy = sorted({r.proxy for r in rows if r.proxy and r.measured is not None})
     counts = {}
@@ -241,10 +241,10 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
     )
     if claim.quantifier == "out_of_scope":
         return Verdict(**base, verdict="out of scope", reason=claim.reason, why=claim.reason)
-    newest = newest_records(records)
+    chosen = record_per_cell(records)
     if claim.quantifier == "reproduces":
-        return judge_reproduction(claim, base, newest, entries)
-    comparisons = gather_comparisons(claim, newest, entries, load_items, iterations)
+        return judge_reproduction(claim, base, chosen, entries)
+    comparisons = gather_comparisons(claim, chosen, entries, load_items, iterations)
     measured = [c for c in comparisons if c.evidence.startswith("measured") and c.verdict != "not yet measured"]
     deciding = measured or [c for c in comparisons if c.evidence.startswith("published")] or comparisons
     verdict = combine([c.verdict for c in deciding])
@@ -256,7 +256,7 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
     substitute = fallback_note(claim, measured)
     if substitute:
         reason, why = f"{substitute}: {reason}", f"{substitute}: {why}"
-    proxy = proxy_notes(claim, newest) if measured else []
+    proxy = proxy_notes(claim, chosen) if measured else []
     if proxy:
         reason = f"about a proxy ({'; '.join(proxy)}): {reason}"
         why = f"about a proxy: {why}"
@@ -278,10 +278,10 @@ def judge(claim: Claim, records: list[tuple[Path, dict]], entries, load_items, i
         rule_checks=rule_checks(claim, entries),
         setup_parity_warnings=sorted({w for c in deciding for r in c.rows for w in r.parity_warnings}),
         comparisons=comparisons,
-        reproduction=reproduction_rows(claim.reproduction, newest, entries),
+        reproduction=reproduction_rows(claim.reproduction, chosen, entries),
     )
     if claim.speed:  # "less capable but faster": both halves must hold
-        speed = judge_speed(claim.speed, newest)
+        speed = judge_speed(claim.speed, chosen)
         result.speed = speed
         result.verdict = combine([verdict, speed.verdict])
         result.reason = f"capability: {reason}; {speed.reason}"
