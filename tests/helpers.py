@@ -9,6 +9,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}  # the hub is unreachable in CI: fail fast
+# The text fields every claim file must have, as placeholders for claims built in tests.
+CLAIM_TEXT = {"statement": {"original": "x"}, "said_by": "x", "where": "x", "when": "x", "semantics": "x"}
 
 
 def run_cli(*args: str, timeout: int = 900, module: str = "harness") -> subprocess.CompletedProcess:

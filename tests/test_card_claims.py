@@ -16,7 +16,7 @@ from harness.claims.model import ReproductionRow
 from harness.published import load_all
 from harness.records import iter_records, load_items
 from harness.verify import verify
-from tests.helpers import run_cli
+from tests.helpers import CLAIM_TEXT, run_cli
 
 CASES = json.loads((Path(__file__).parent / "cases" / "reproduction.json").read_text())
 RECORDS = Path(__file__).parent / "data" / "records"  # frozen copies (README there)
@@ -38,7 +38,6 @@ REPRODUCTION_CLAIMS = [
 ]
 HEAD_TO_HEAD = "smollm2_vs_gemma3_270m_head_to_head"
 C8 = "smollm2_135m_beats_gemma3_270m_bbh"
-STATEMENT = {"statement": {"original": "x"}, "said_by": "x", "where": "x", "when": "x", "semantics": "x"}
 
 
 def results_with(tmp_path: Path, *stems: str) -> Path:
@@ -74,7 +73,7 @@ def test_reproduction_tolerance_rule(case):
         quantifier="reproduces",
         margin=case["tolerance"],
         margin_reason="x",
-        **STATEMENT,
+        **CLAIM_TEXT,
         reproduction=[
             {"model": "m", "benchmark": "b", "table": "t", "published_model": "m", "published_benchmark": "b"}
         ],
@@ -90,7 +89,7 @@ def test_reproduction_tolerance_rule(case):
 
 def reproduction_claim(tolerance: float, rows: list[dict]) -> claims.Claim:
     return claims.Claim(
-        id="repro", quantifier="reproduces", margin=tolerance, margin_reason="x", reproduction=rows, **STATEMENT
+        id="repro", quantifier="reproduces", margin=tolerance, margin_reason="x", reproduction=rows, **CLAIM_TEXT
     )
 
 
@@ -226,14 +225,14 @@ def test_a_fallback_setting_is_superseded_once_the_primary_has_records(tmp_path)
         "benchmarks": ["boolq_0shot"],
         "fallback_benchmarks": ["arc_easy_0shot"],
     }
-    claim = claims.Claim(id="fb", quantifier="beats", margin_reason="x", measured=measured, **STATEMENT)
+    claim = claims.Claim(id="fb", quantifier="beats", margin_reason="x", measured=measured, **CLAIM_TEXT)
     verdict = claims.judge(claim, list(iter_records(results)), load_all(), load_items, 100)
     rows = {r.benchmark: r for r in verdict.comparisons[0].rows}
     assert rows["arc_easy_0shot"].status == "superseded" and rows["arc_easy_0shot"].difference is None
     assert rows["arc_easy_0shot"].subject == 44.0  # its scores stay visible
     assert verdict.deciding_rows == ["boolq_0shot (0-shot)"] and verdict.verdict == "refuted"
     measured["benchmarks"] = ["mmlu_5shot"]  # no records: the fallback decides
-    claim = claims.Claim(id="fb", quantifier="beats", margin_reason="x", measured=measured, **STATEMENT)
+    claim = claims.Claim(id="fb", quantifier="beats", margin_reason="x", measured=measured, **CLAIM_TEXT)
     verdict = claims.judge(claim, list(iter_records(results)), load_all(), load_items, 100)
     assert verdict.deciding_rows == ["arc_easy_0shot (0-shot)"]
 

@@ -11,18 +11,11 @@ from harness.published import PublishedError, find, load_all, parse_setting
 from harness.records import load_items
 from harness.schema import ConfigError
 from harness.verify import verify
-from tests.helpers import REPO
+from tests.helpers import CLAIM_TEXT, REPO
 
 CASES = json.loads((Path(__file__).parent / "cases" / "verdicts.json").read_text())
 CLAIM_CASES = json.loads((Path(__file__).parent / "cases" / "claims.json").read_text())
-STATEMENT = {
-    "statement": {"original": "x"},
-    "said_by": "x",
-    "where": "x",
-    "when": "x",
-    "semantics": "x",
-    "margin_reason": "x",
-}
+STATEMENT = {**CLAIM_TEXT, "margin_reason": "x"}
 
 
 def case_claim(case: dict) -> claims.Claim:

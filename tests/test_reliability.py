@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 
 from harness.records import ScoreRecord, iter_records, load_items, load_record
-from tests.helpers import REPO, run_cli
-
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+from tests.helpers import CLAIM_TEXT, OFFLINE_ENV, REPO, run_cli
 
 
 def harness_process(*args):
     return subprocess.Popen(
         [sys.executable, "-m", "harness", *args],
         cwd=REPO,
-        env=ENV,
+        env=OFFLINE_ENV,
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -61,7 +59,7 @@ def test_sigterm_stops_inside_the_current_cell_and_keeps_the_finished_ones(tmp_p
         process = subprocess.Popen(
             [sys.executable, "-m", "harness", *args, f"results_dir={tmp_path}"],
             cwd=REPO,
-            env=ENV,
+            env=OFFLINE_ENV,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
@@ -150,7 +148,7 @@ def test_bad_input_gets_a_clear_line(tmp_path, name, args, message):
 @pytest.mark.slow
 def test_corrupt_gguf_is_named(tmp_path):
     configs = gguf_package(tmp_path)
-    env = {**ENV, "PYTHONPATH": str(tmp_path / "pkgs")}
+    env = {**OFFLINE_ENV, "PYTHONPATH": str(tmp_path / "pkgs")}
     result = subprocess.run(
         [
             sys.executable,
@@ -180,12 +178,8 @@ def test_claim_naming_a_missing_published_score(tmp_path):
     claim = claims.Claim(
         id="x",
         quantifier="beats",
-        statement={"original": "x"},
-        said_by="x",
-        where="x",
-        when="x",
-        semantics="x",
         margin_reason="x",
+        **CLAIM_TEXT,
         published={
             "table": "Llama 3 Herd paper Table 2 (finetuned models)",
             "subject": "Llama 3.1 405B Instruct",
@@ -201,7 +195,7 @@ def test_unknown_claim_through_the_cli(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "harness.verify", "claims=nope", f"results_dir={tmp_path}"],
         cwd=REPO,
-        env=ENV,
+        env=OFFLINE_ENV,
         capture_output=True,
         text=True,
     )

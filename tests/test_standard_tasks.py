@@ -7,17 +7,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness import mirror
 from harness.records import load_items, load_record
+from tests.helpers import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
 LM_EVAL_TASKS = Path(__import__("lm_eval").__file__).parent / "tasks"
 
 
@@ -72,23 +69,13 @@ def mirror_run(tmp_path_factory):
             f"  apply_chat_template: false\n  primary_metric: "
             f"{'exact_match' if name == 't_bbh' else 'acc'}\n"
         )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            f"hydra.searchpath=[file://{root / 'configs'}]",
-            "model=[tiny_random_llama]",
-            "benchmark=[t_arc,t_mmlu,t_bbh]",
-            "limit=3",
-            "+benchmark.t_bbh.gen_kwargs={max_gen_toks:4}",
-            f"results_dir={root / 'results'}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    done = run_cli(
+        f"hydra.searchpath=[file://{root / 'configs'}]",
+        "model=[tiny_random_llama]",
+        "benchmark=[t_arc,t_mmlu,t_bbh]",
+        "limit=3",
+        "+benchmark.t_bbh.gen_kwargs={max_gen_toks:4}",
+        f"results_dir={root / 'results'}",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return {
@@ -130,19 +117,10 @@ def test_a_group_runs_every_member_from_the_mirror(mirror_run):
     assert record.scores.primary.value == pytest.approx(sum(scores) / len(scores))
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-
-
 def test_a_task_with_no_data_offline_fails_in_one_line_before_any_model_loads(tmp_path):
-    done = run_cli("model=[smollm2_135m_instruct]", "benchmark=[hellaswag_0shot]", f"results_dir={tmp_path}")
+    done = run_cli(
+        "model=[smollm2_135m_instruct]", "benchmark=[hellaswag_0shot]", f"results_dir={tmp_path}", timeout=300
+    )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: benchmark 'hellaswag_0shot': task 'hellaswag' reads hub dataset Rowan/hellaswag"), (
@@ -163,6 +141,7 @@ def test_a_changed_mirror_file_fails_the_run_with_its_path(tmp_path):
         "benchmark=[piqa_0shot]",
         f"mirror_dir={root}",
         f"results_dir={tmp_path / 'results'}",
+        timeout=300,
     )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
