@@ -17,7 +17,8 @@ HFLM's `_encode_pair` with its BOS handling; generation contexts go through HFLM
      tokens: 0-shot choices are long next to their contexts, and Gemma 3's 262k-token head
      costs more than its layers;
   4. generates greedily the same way: the shared prefix prefilled once, items decoded in
-     batches on top of it, each row stopped at its stop strings, EOS or max_gen_toks.
+     batches on top of it, each row stopped at its stop strings, EOS or max_gen_toks, and
+     waiting items taking the places of finished rows (harness.decoding).
 Batches are cut where the padding they save is worth more than a pass's fixed cost
 (`cheapest_split`). KV rows and logits held at once stay under `memory_mb`
 (hardware.scorer_memory_mb).
@@ -32,6 +33,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections import deque
 from dataclasses import dataclass, field
 
 import torch
@@ -40,6 +42,8 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
 from tqdm import tqdm
+
+from harness.decoding import Rows, Stopper, stackable
 
 GREEDY_KWARGS = {"do_sample", "temperature"}  # generation settings this scorer decodes itself
 
@@ -149,6 +153,7 @@ class PrefixSharedHFLM(HFLM):
     # 1-token pass of SmolLM2-135M took 33 ms, a 16 x 64 one 0.65 ms per token.
     pass_overhead_tokens = 48
     decode_rows = 32  # rows decoded together in generation
+    refill_rows = 4  # free rows that make waiting contexts join a running decode (one prefill pass)
     min_shared = 16  # tokens a shared prefix needs to become its own tree node
 
     def __init__(self, *args, memory_mb: int = 2048, **kwargs):
@@ -407,63 +412,61 @@ class PrefixSharedHFLM(HFLM):
             disable=disable_tqdm or self.rank != 0,
             desc="Running generate_until requests (shared prefixes)",
         )
-        stopper = Stopper(self, until, max_new)
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = {self.eot_token_id, *(eos if isinstance(eos, list) else [eos] if eos is not None else [])}
+        stopper = Stopper(self.tokenizer, eos_ids, until, max_new)
 
         def generate(node: PrefixNode, cache) -> None:
-            for batch in self._batches(node, node.contexts, max_new, generation=True):
-                for context, tokens in zip(batch, self._decode_batch(node, cache, batch, stopper), strict=True):
-                    text = postprocess_generated_text(self.tok_decode(tokens), until, None)
-                    for index in context.requests:
-                        outputs[index] = text
-                        self.cache_hook.add_partial("generate_until", (texts[index], gen_kwargs), text)
-                    progress.update(len(context.requests))
+            for context, tokens in self._decode_node(node, cache, stopper, max_new):
+                text = postprocess_generated_text(self.tok_decode(tokens), until, None)
+                for index in context.requests:
+                    outputs[index] = text
+                    self.cache_hook.add_partial("generate_until", (texts[index], gen_kwargs), text)
+                progress.update(len(context.requests))
 
         self._walk(tree_of(contexts, self.min_shared), None, generate)
         progress.close()
         return outputs
 
-    def _decode_batch(self, node: PrefixNode, cache, batch: list[Context], stopper: Stopper) -> list[list[int]]:
-        """Greedy decoding of a batch on the node's cache; finished rows leave the batch."""
-        last_logits, cache, mask = self._run_own_tokens(node, cache, batch)
-        generated: list[list[int]] = [[] for _ in batch]
-        active = list(range(len(batch)))
-        next_positions = torch.tensor([len(c.tokens) for c in batch], device=self.device)
-        while True:
-            chosen = last_logits.argmax(dim=-1).tolist()
-            for row, token in zip(active, chosen, strict=True):
-                generated[row].append(token)
-            keep = [i for i, row in enumerate(active) if not stopper.done(generated[row])]
-            if not keep:
-                return generated
-            if len(keep) < len(active):
-                selector = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(selector)
-                mask, next_positions = mask[selector], next_positions[selector]
-                active, chosen = [active[i] for i in keep], [chosen[i] for i in keep]
-            mask = torch.cat([mask, torch.ones(len(active), 1, dtype=mask.dtype, device=self.device)], dim=1)
-            out = self.model(
-                input_ids=torch.tensor(chosen, device=self.device)[:, None],
-                attention_mask=mask,
-                position_ids=next_positions[:, None],
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            last_logits, cache, next_positions = out.logits[:, -1].float(), out.past_key_values, next_positions + 1
+    def _decode_node(self, node: PrefixNode, cache, stopper: Stopper, max_new: int):
+        """(context, generated tokens) for every context under the node, as rows finish. Up to
+        `decode_rows` rows decode together; when `refill_rows` places are free, waiting
+        contexts (shortest first) are prefilled and stacked in (continuous batching, where
+        the cache allows it: harness.decoding)."""
+        waiting = deque(self._batches(node, node.contexts, max_new, generation=True))
+        rows = None
+        while waiting or rows:
+            admitted = self._admit(node, waiting, rows, max_new)
+            if admitted:
+                started = Rows.started(admitted, *self._run_own_tokens(node, cache, admitted))
+                if rows:
+                    rows.stack(started)
+                else:
+                    rows = started
+            yield from rows.choose(stopper)
+            if rows:
+                rows.advance(self.model)
 
-
-class Stopper:
-    """When a row stops: at an EOS token of the model, a stop string in its text, or after
-    max_gen_toks tokens (what HFLM's generate does for a batch of one)."""
-
-    def __init__(self, lm: HFLM, until: list[str], max_new: int):
-        eos = lm.model.generation_config.eos_token_id
-        self.eos = {lm.eot_token_id, *(eos if isinstance(eos, list) else [eos] if eos is not None else [])}
-        self.until = [u for u in until if u]
-        self.max_new, self.decode = max_new, lm.tokenizer.decode
-
-    def done(self, tokens: list[int]) -> bool:
-        if tokens[-1] in self.eos or len(tokens) >= self.max_new:
-            return True
-        text = self.decode(tokens, skip_special_tokens=False)
-        return any(stop in text for stop in self.until)
+    def _admit(self, node: PrefixNode, waiting: deque, rows: Rows | None, max_new: int) -> list[Context]:
+        """The contexts to start now: the next fixed batch when nothing runs; else, on a cache
+        rows can be stacked on, waiting contexts for the free places once `refill_rows` are
+        free (or all that wait fit), within the memory bound."""
+        if not waiting:
+            return []
+        if not rows:
+            return waiting.popleft()
+        free = self.decode_rows - len(rows)
+        pending = sum(len(batch) for batch in waiting)
+        if not stackable(rows.cache) or free < min(self.refill_rows, pending):
+            return []
+        admitted: list[Context] = []
+        while waiting and len(admitted) < free:
+            candidate = waiting[0][0]
+            width = max(rows.length, len(candidate.tokens))
+            count = len(rows) + len(admitted) + 1
+            if count * (self.kv_bytes_per_token * (width + max_new) + 8 * self.vocab) > self.memory_bytes:
+                break
+            admitted.append(waiting[0].pop(0))
+            if not waiting[0]:
+                waiting.popleft()
+        return admitted

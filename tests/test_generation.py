@@ -5,6 +5,7 @@ import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
+from harness.decoding import Rows
 from harness.tasks.bigbench_bbh.utils import read_split
 from tests.test_scorer import load, shots
 
@@ -58,6 +59,23 @@ def test_greedy_generation_equals_hflm(model):
     got = lm.generate_until(batch, disable_tqdm=True)
     assert got == expected
     assert any(text.strip() for text in got)
+
+
+@pytest.mark.slow
+def test_waiting_rows_join_a_running_decode_with_hflm_outputs(monkeypatch):
+    """Two rows at a time: each finished row's place goes to a waiting prompt of another
+    length, stacked into the running cache with padding; the outputs stay HFLM's."""
+    lm = load("smollm2_135m_instruct")
+    lm.decode_rows, lm.refill_rows = 2, 1
+    joined = []
+    stack = Rows.stack
+    monkeypatch.setattr(Rows, "stack", lambda rows, other: (joined.append(len(other)), stack(rows, other))[1])
+    batch = generation_requests()
+    expected = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=1, device="cpu").generate_until(
+        batch, disable_tqdm=True
+    )
+    assert lm.generate_until(batch, disable_tqdm=True) == expected
+    assert len(joined) >= 3
 
 
 @pytest.mark.slow
