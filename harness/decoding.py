@@ -104,7 +104,9 @@ class Rows:
         for mine, theirs in zip(self.cache.layers, other.cache.layers, strict=True):
             mine.keys = torch.cat([_left_pad(mine.keys, width), _left_pad(theirs.keys, width)])
             mine.values = torch.cat([_left_pad(mine.values, width), _left_pad(theirs.values, width)])
-        self.mask = torch.cat([F.pad(self.mask, (width - self.length, 0)), F.pad(other.mask, (width - other.length, 0))])
+        self.mask = torch.cat(
+            [F.pad(self.mask, (width - self.length, 0)), F.pad(other.mask, (width - other.length, 0))]
+        )
         self.contexts += other.contexts
         self.generated += other.generated
         self.logits = torch.cat([self.logits, other.logits])
