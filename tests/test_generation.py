@@ -5,7 +5,7 @@ import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
-from harness.decoding import Rows
+from harness.decoding import RoomyLayer, Rows
 from harness.tasks.bigbench_bbh.utils import read_split
 from tests.test_scorer import load, shots
 
@@ -64,9 +64,11 @@ def test_greedy_generation_equals_hflm(model):
 @pytest.mark.slow
 def test_waiting_rows_join_a_running_decode_with_hflm_outputs(monkeypatch):
     """Two rows at a time: each finished row's place goes to a waiting prompt of another
-    length, stacked into the running cache with padding; the outputs stay HFLM's."""
+    length, stacked into the running cache with padding; the cache's buffers start with
+    room for 8 tokens, so they grow while decoding. The outputs stay HFLM's."""
     lm = load("smollm2_135m_instruct")
     lm.decode_rows, lm.refill_rows = 2, 1
+    monkeypatch.setattr(RoomyLayer, "room", 8)
     joined = []
     stack = Rows.stack
     monkeypatch.setattr(Rows, "stack", lambda rows, other: (joined.append(len(other)), stack(rows, other))[1])
