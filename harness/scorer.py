@@ -33,7 +33,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections import deque
 from dataclasses import dataclass, field
 
 import torch
@@ -172,6 +171,7 @@ class PrefixSharedHFLM(HFLM):
 
     # ------------------------------------------------------------ loglikelihood
 
+    @torch.no_grad()
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         results: list = [None] * len(requests)
         contexts: dict = {}
@@ -207,19 +207,20 @@ class PrefixSharedHFLM(HFLM):
                 progress.update(sum(len(context.requests) for context in batch))
 
         if contexts:
-            self._walk(tree_of(contexts, self.min_shared), None, score)
+            for node, cache in self._walk(tree_of(contexts, self.min_shared), None):
+                score(node, cache)
         progress.close()
         return results
 
-    @torch.no_grad()
-    def _walk(self, node: PrefixNode, parent_cache, visit) -> None:
-        """Depth first: extend the parent's cache by this node's tokens, visit the children,
-        then the contexts ending here. Only the current path's caches are alive."""
+    def _walk(self, node: PrefixNode, parent_cache):
+        """(node, its cache) for every node with contexts, depth first: the parent's cache
+        extended by this node's tokens, the children first, then this node. Only the
+        current path's caches are alive."""
         cache = self._extend(parent_cache, node)
         for child in node.children:
-            self._walk(child, cache, visit)
+            yield from self._walk(child, cache)
         if node.contexts:
-            visit(node, cache)
+            yield node, cache
 
     def _extend(self, parent_cache, node: PrefixNode):
         if node.end == node.start:
@@ -395,6 +396,7 @@ class PrefixSharedHFLM(HFLM):
                 results[index] = answer
         return results
 
+    @torch.no_grad()
     def _generate_greedy(self, texts: list[str], gen_kwargs: dict, kwargs: dict, disable_tqdm: bool) -> list[str]:
         until = handle_stop_sequences(
             kwargs.get("until"), eos=self.tok_decode(self.eot_token_id, skip_special_tokens=False)
@@ -416,57 +418,57 @@ class PrefixSharedHFLM(HFLM):
         eos_ids = {self.eot_token_id, *(eos if isinstance(eos, list) else [eos] if eos is not None else [])}
         stopper = Stopper(self.tokenizer, eos_ids, until, max_new)
 
-        def generate(node: PrefixNode, cache) -> None:
-            for context, tokens in self._decode_node(node, cache, stopper, max_new):
-                text = postprocess_generated_text(self.tok_decode(tokens), until, None)
-                for index in context.requests:
-                    outputs[index] = text
-                    self.cache_hook.add_partial("generate_until", (texts[index], gen_kwargs), text)
-                progress.update(len(context.requests))
-
-        self._walk(tree_of(contexts, self.min_shared), None, generate)
+        for context, tokens in self._decode_tree(tree_of(contexts, self.min_shared), stopper, max_new):
+            text = postprocess_generated_text(self.tok_decode(tokens), until, None)
+            for index in context.requests:
+                outputs[index] = text
+                self.cache_hook.add_partial("generate_until", (texts[index], gen_kwargs), text)
+            progress.update(len(context.requests))
         progress.close()
         return outputs
 
-    def _decode_node(self, node: PrefixNode, cache, stopper: Stopper, max_new: int):
-        """(context, generated tokens) for every context under the node, as rows finish. Up to
-        `decode_rows` rows decode together; when `refill_rows` places are free, waiting
-        contexts (shortest first) are prefilled and stacked in (continuous batching, where
-        the cache allows it: harness.decoding)."""
-        waiting = deque(self._batches(node, node.contexts, max_new, generation=True))
+    def _waiting_batches(self, root: PrefixNode, max_new: int):
+        """(node, its cache, a batch of its contexts), node after node in walk order; a node's
+        prefix runs when its first batch is asked for."""
+        for node, cache in self._walk(root, None):
+            for batch in self._batches(node, node.contexts, max_new, generation=True):
+                yield node, cache, batch
+
+    def _decode_tree(self, root: PrefixNode, stopper: Stopper, max_new: int):
+        """(context, generated tokens) for every context of the tree, as rows finish. Up to
+        `decode_rows` rows decode together. On a cache rows can be stacked on (full
+        attention), once `refill_rows` places are free, waiting contexts are prefilled on
+        their node's cache and stacked in, from any node: a row's cache holds its whole
+        prefix (continuous batching, harness.decoding). Otherwise batch after batch."""
+        waiting = self._waiting_batches(root, max_new)
+        head = next(waiting, None)
         rows = None
-        while waiting or rows:
-            admitted = self._admit(node, waiting, rows, max_new)
-            if admitted:
-                started = Rows.started(admitted, *self._run_own_tokens(node, cache, admitted))
-                if rows:
-                    rows.stack(started)
-                else:
-                    rows = started
+        while head or rows:
+            if not rows:
+                node, cache, batch = head
+                rows, head = Rows.started(batch, *self._run_own_tokens(node, cache, batch)), next(waiting, None)
+            elif head and stackable(rows.cache) and self.decode_rows - len(rows) >= self.refill_rows:
+                head = self._admit(rows, head, waiting, max_new)
             yield from rows.choose(stopper)
             if rows:
                 rows.advance(self.model)
 
-    def _admit(self, node: PrefixNode, waiting: deque, rows: Rows | None, max_new: int) -> list[Context]:
-        """The contexts to start now: the next fixed batch when nothing runs; else, on a cache
-        rows can be stacked on, waiting contexts for the free places once `refill_rows` are
-        free (or all that wait fit), within the memory bound."""
-        if not waiting:
-            return []
-        if not rows:
-            return waiting.popleft()
-        free = self.decode_rows - len(rows)
-        pending = sum(len(batch) for batch in waiting)
-        if not stackable(rows.cache) or free < min(self.refill_rows, pending):
-            return []
-        admitted: list[Context] = []
-        while waiting and len(admitted) < free:
-            candidate = waiting[0][0]
-            width = max(rows.length, len(candidate.tokens))
-            count = len(rows) + len(admitted) + 1
-            if count * (self.kv_bytes_per_token * (width + max_new) + 8 * self.vocab) > self.memory_bytes:
-                break
-            admitted.append(waiting[0].pop(0))
-            if not waiting[0]:
-                waiting.popleft()
-        return admitted
+    def _admit(self, rows: Rows, head: tuple, waiting, max_new: int) -> tuple | None:
+        """Stack waiting contexts into the free places of `rows`, node by node, while the
+        memory bound allows (every row may still grow by max_new tokens); the new head of
+        the waiting line."""
+        while head and len(rows) < self.decode_rows:
+            node, cache, batch = head
+            admitted: list[Context] = []
+            while batch and len(rows) + len(admitted) < self.decode_rows:
+                width = max(rows.length, len(batch[0].tokens))
+                per_row = self.kv_bytes_per_token * (width + max_new) + 8 * self.vocab
+                if (len(rows) + len(admitted) + 1) * per_row > self.memory_bytes:
+                    break
+                admitted.append(batch.pop(0))
+            if admitted:
+                rows.stack(Rows.started(admitted, *self._run_own_tokens(node, cache, admitted)))
+            if batch:
+                return head  # full, or out of memory
+            head = next(waiting, None)
+        return head
