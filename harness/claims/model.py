@@ -28,6 +28,9 @@ PARITY = ("on_par", "on_par_or_better")
 
 
 class Strict(BaseModel):
+    """Unknown keys are errors; values are coerced (a claim file's `3` is a valid 3.0), unlike
+    harness.typed.Strict, which checks data the code itself built and coerces nothing."""
+
     model_config = ConfigDict(extra="forbid")
 
 
