@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy.stats import binomtest, norm
@@ -16,6 +17,7 @@ from scipy.stats import binomtest, norm
 Z95 = float(norm.ppf(0.975))
 Z90 = float(norm.ppf(0.95))
 POWER = 0.80
+Pooling = Literal["macro", "items"]  # how a benchmark pools its strata (tasks) into one score
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -39,15 +41,22 @@ class Difference:
     mde_basis: str = ""  # how the MDE was computed (n, discordance)
 
 
-def _resample_means(diffs: list[np.ndarray], iterations: int, seed: int) -> np.ndarray:
-    """Macro mean over strata of the per-stratum mean difference, for `iterations` paired
+def _stratum_weights(diffs: list[np.ndarray], pooling: Pooling) -> np.ndarray:
+    """How much each stratum's mean counts: equally (macro) or by its item count (pooled
+    items, as lm-eval's MMLU group score)."""
+    sizes = np.array([len(d) for d in diffs], float)
+    return sizes / sizes.sum() if pooling == "items" else np.full(len(diffs), 1 / len(diffs))
+
+
+def _resample_means(diffs: list[np.ndarray], weights: np.ndarray, iterations: int, seed: int) -> np.ndarray:
+    """Weighted mean over strata of the per-stratum mean difference, for `iterations` paired
     resamples drawn within each stratum (one matrix per stratum, no Python loop per draw)."""
     rng = np.random.default_rng(seed)
     totals = np.zeros(iterations)
-    for d in diffs:
+    for d, weight in zip(diffs, weights, strict=True):
         picks = rng.integers(0, len(d), size=(iterations, len(d)))
-        totals += d[picks].mean(axis=1)
-    return totals / len(diffs)
+        totals += weight * d[picks].mean(axis=1)
+    return totals
 
 
 def paired_bootstrap(
@@ -55,23 +64,30 @@ def paired_bootstrap(
 ) -> tuple[float, float, float]:
     """Macro-mean difference (mean over strata of per-stratum mean A - B) with a 95%
     percentile CI; items are resampled in pairs within each stratum."""
-    estimate, low, high, _ = _bootstrap(a_by_stratum, b_by_stratum, iterations, seed)
+    estimate, low, high, _ = _bootstrap(a_by_stratum, b_by_stratum, iterations, seed, "macro")
     return estimate, low, high
 
 
-def _bootstrap(a: dict, b: dict, iterations: int, seed: int) -> tuple[float, float, float, np.ndarray]:
+def _bootstrap(
+    a: dict, b: dict, iterations: int, seed: int, pooling: Pooling
+) -> tuple[float, float, float, np.ndarray]:
     diffs = [np.asarray(a[s], float) - np.asarray(b[s], float) for s in sorted(a)]
-    estimate = float(np.mean([d.mean() for d in diffs]))
-    samples = _resample_means(diffs, iterations, seed)
+    weights = _stratum_weights(diffs, pooling)
+    estimate = float(sum(w * d.mean() for w, d in zip(weights, diffs, strict=True)))
+    samples = _resample_means(diffs, weights, iterations, seed)
     low, high = np.quantile(samples, [0.025, 0.975])
     return estimate, float(low), float(high), samples
 
 
-def paired_difference(a: dict, b: dict, iterations: int = 2000, seed: int = 0) -> Difference:
+def paired_difference(
+    a: dict, b: dict, iterations: int = 2000, seed: int = 0, pooling: Pooling = "macro"
+) -> Difference:
     """Compare two models on the same items. `a`/`b`: stratum -> list of per-item scores in
-    the same item order. 0/1 scores get McNemar's exact test; others a bootstrap p-value.
-    The MDE uses the observed discordance rate (0/1) or the SD of item differences."""
-    estimate, low, high, samples = _bootstrap(a, b, iterations, seed)
+    the same item order; `pooling`: the strata's means averaged equally ("macro") or
+    weighted by their items ("items"), as the benchmark's own score pools them. 0/1 scores
+    get McNemar's exact test; others a bootstrap p-value. The MDE uses the observed
+    discordance rate (0/1) or the SD of item differences."""
+    estimate, low, high, samples = _bootstrap(a, b, iterations, seed, pooling)
     x = np.concatenate([np.asarray(a[s], float) for s in sorted(a)])
     y = np.concatenate([np.asarray(b[s], float) for s in sorted(a)])
     if np.isin(x, (0, 1)).all() and np.isin(y, (0, 1)).all():

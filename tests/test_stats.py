@@ -60,6 +60,17 @@ def test_paired_bootstrap_is_the_macro_mean_over_strata():
     assert estimate == pytest.approx(0.5) and low == high == pytest.approx(0.5)
 
 
+def test_paired_difference_pools_by_items_when_the_benchmark_does():
+    """A 2-item stratum and an 8-item one: macro weighs their means equally, item pooling
+    (lm-eval's MMLU group) weighs each item equally; the CI follows the estimate."""
+    a = {"small": [1, 1], "large": [0] * 8}
+    b = {"small": [0, 0], "large": [0] * 8}
+    macro = stats.paired_difference(a, b, iterations=300)
+    items = stats.paired_difference(a, b, iterations=300, pooling="items")
+    assert macro.estimate == pytest.approx(0.5) and items.estimate == pytest.approx(0.2)
+    assert items.low == pytest.approx(0.2) and items.high == pytest.approx(0.2)
+
+
 def test_paired_difference_on_continuous_scores_uses_the_bootstrap():
     a = {"t": [0.5 + 0.01 * i for i in range(50)]}
     b = {"t": [0.4 + 0.01 * i for i in range(50)]}

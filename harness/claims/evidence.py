@@ -311,7 +311,7 @@ def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -
     label = record_label(a)
     if not a_scores:
         return Row(benchmark=bench, label=label, status="records share no items", status_detail="cannot pair")
-    diff = stats.paired_difference(a_scores, b_scores, iterations=iterations)
+    diff = stats.paired_difference(a_scores, b_scores, iterations=iterations, pooling=pooling(a))
     tasks = [task for task in a_scores for _ in a_scores[task]]
     differences = [x - y for task in a_scores for x, y in zip(a_scores[task], b_scores[task], strict=False)]
     warnings = measured_parity(a, b) + ([f"{unmatched} items of {subject} not in both records"] if unmatched else [])
@@ -342,6 +342,13 @@ def measured_row(bench: str, cells, subject: str, load_items, iterations: int) -
     )
 
 
+def pooling(record: dict) -> stats.Pooling:
+    """How the record's primary score pools its tasks, so that the paired difference pools
+    them the same way (lm-eval's MMLU group weights subjects by their items)."""
+    item_weighted = record["scores"]["primary"].get("aggregation") == "item-weighted mean over subtasks"
+    return "items" if item_weighted else "macro"
+
+
 def shown_scores(a: dict, b: dict, a_scores: dict, b_scores: dict) -> tuple[float, float, list[str]]:
     """The two scores a row shows: the records' own when both scored exactly the paired
     items, else the means over the items both scored, so the two scores and their
@@ -350,8 +357,11 @@ def shown_scores(a: dict, b: dict, a_scores: dict, b_scores: dict) -> tuple[floa
     n_a, n_b = a["scores"]["primary"]["n"], b["scores"]["primary"]["n"]
     if n_a == n_b == n_paired:
         return round(100 * a["scores"]["primary"]["value"], 2), round(100 * b["scores"]["primary"]["value"], 2), []
-    # mean over tasks of each task's mean: the same pooling as the paired difference's estimate
-    mean = lambda scores: round(100 * sum(sum(v) / len(v) for v in scores.values()) / len(scores), 2)  # noqa: E731
+    # the same pooling as the paired difference's estimate
+    if pooling(a) == "items":
+        mean = lambda scores: round(100 * sum(map(sum, scores.values())) / sum(map(len, scores.values())), 2)  # noqa: E731
+    else:
+        mean = lambda scores: round(100 * sum(sum(v) / len(v) for v in scores.values()) / len(scores), 2)  # noqa: E731
     note = f"scores shown on the {n_paired} items both records scored (the records hold {n_a} and {n_b})"
     return mean(a_scores), mean(b_scores), [note]
 
