@@ -346,8 +346,9 @@ def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
         "ARC-Challenge's 25 shots are drawn per item, so there only the context is shared by the choices). "
         "0-shot contexts are short next to their choices, so there the gain is bf16 and the choices' passes: "
         "sorted by length, cut where padding would cost more than another pass, with logits only at the "
-        "choices' real tokens. Generation decodes one pass per token: on a few items it measures the cost of a "
-        "pass more than compute, and varies most with the machine's load.",
+        "choices' real tokens. Generation: HFLM decodes one item at a time; the harness prefills each "
+        "subtask's shots once and decodes up to 32 items together, a finished item's place going to the next "
+        "waiting one of any subtask (continuous batching), so the ratio grows with the items decoded at once.",
         "",
         "## Against the targets of issue 14",
         "",
