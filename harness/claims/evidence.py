@@ -269,7 +269,9 @@ def chance_baseline(items: list[dict]) -> float | None:
 
 def measured_rows(evidence: MeasuredEvidence, rival: str, chosen: dict, load_items, iterations: int) -> list[Row]:
     rows = [
-        _measured_or_pending(bench, evidence.subject, rival, chosen, load_items, iterations)
+        _not_measurable(bench, evidence.not_measurable[bench])
+        if bench in evidence.not_measurable
+        else _measured_or_pending(bench, evidence.subject, rival, chosen, load_items, iterations)
         for bench in evidence.benchmarks
     ]
     primary = [r.label for r in rows if r.has_numbers]
@@ -288,6 +290,10 @@ def measured_rows(evidence: MeasuredEvidence, rival: str, chosen: dict, load_ite
             )
         rows.append(row)
     return rows
+
+
+def _not_measurable(bench: str, why: str) -> Row:
+    return Row(benchmark=bench, label=bench, status=f"not measurable here: {why}")
 
 
 def _measured_or_pending(bench: str, subject: str, rival: str, chosen: dict, load_items, iterations: int) -> Row:

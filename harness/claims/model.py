@@ -78,6 +78,8 @@ class MeasuredEvidence(Strict):
     # setting); afterwards shown as superseded, never deciding.
     fallback_benchmarks: list[str] = []
     claimed_models: dict[str, ClaimedModel] = {}  # model config -> the model the claim names
+    # benchmark -> why one of the models can never run it here (shown, never decides)
+    not_measurable: dict[str, str] = {}
 
 
 class MeasuredVsPublished(Strict):
