@@ -48,6 +48,16 @@ def _stratum_weights(diffs: list[np.ndarray], pooling: Pooling) -> np.ndarray:
     return sizes / sizes.sum() if pooling == "items" else np.full(len(diffs), 1 / len(diffs))
 
 
+def pooled_mean(by_stratum: dict, pooling: Pooling) -> float:
+    """Mean of per-item values over strata, pooled as the benchmark pools them."""
+    strata = [np.asarray(by_stratum[s], float) for s in sorted(by_stratum)]
+    return _weighted_mean(strata, _stratum_weights(strata, pooling))
+
+
+def _weighted_mean(strata: list[np.ndarray], weights: np.ndarray) -> float:
+    return float(sum(w * values.mean() for w, values in zip(weights, strata, strict=True)))
+
+
 def _resample_means(diffs: list[np.ndarray], weights: np.ndarray, iterations: int, seed: int) -> np.ndarray:
     """Weighted mean over strata of the per-stratum mean difference, for `iterations` paired
     resamples drawn within each stratum (one matrix per stratum, no Python loop per draw)."""
@@ -73,7 +83,7 @@ def _bootstrap(
 ) -> tuple[float, float, float, np.ndarray]:
     diffs = [np.asarray(a[s], float) - np.asarray(b[s], float) for s in sorted(a)]
     weights = _stratum_weights(diffs, pooling)
-    estimate = float(sum(w * d.mean() for w, d in zip(weights, diffs, strict=True)))
+    estimate = _weighted_mean(diffs, weights)
     samples = _resample_means(diffs, weights, iterations, seed)
     low, high = np.quantile(samples, [0.025, 0.975])
     return estimate, float(low), float(high), samples

@@ -364,10 +364,7 @@ def shown_scores(a: dict, b: dict, a_scores: dict, b_scores: dict) -> tuple[floa
     if n_a == n_b == n_paired:
         return round(100 * a["scores"]["primary"]["value"], 2), round(100 * b["scores"]["primary"]["value"], 2), []
     # the same pooling as the paired difference's estimate
-    if pooling(a) == "items":
-        mean = lambda scores: round(100 * sum(map(sum, scores.values())) / sum(map(len, scores.values())), 2)  # noqa: E731
-    else:
-        mean = lambda scores: round(100 * sum(sum(v) / len(v) for v in scores.values()) / len(scores), 2)  # noqa: E731
+    mean = lambda scores: round(100 * stats.pooled_mean(scores, pooling(a)), 2)  # noqa: E731
     note = f"scores shown on the {n_paired} items both records scored (the records hold {n_a} and {n_b})"
     return mean(a_scores), mean(b_scores), [note]
 
