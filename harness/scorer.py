@@ -19,6 +19,9 @@ HFLM's `_encode_pair` with its BOS handling; generation contexts go through HFLM
   4. generates greedily the same way: the shared prefix prefilled once, items decoded in
      batches on top of it, each row stopped at its stop strings, EOS or max_gen_toks, and
      waiting items taking the places of finished rows (harness.decoding).
+Before HFLM tokenizes the loglikelihood requests one string at a time, every distinct string
+it will ask for is encoded once, in batches the tokenizer spreads over the cores
+(`pretokenized`); its `tok_encode` then returns those ids.
 Batches are cut where the padding they save is worth more than a pass's fixed cost
 (`cheapest_split`). KV rows and logits held at once stay under `memory_mb`
 (hardware.scorer_memory_mb).
@@ -33,13 +36,20 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from array import array
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
-from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
+from lm_eval.models.utils import (
+    handle_stop_sequences,
+    has_bos_prefix,
+    normalize_gen_kwargs,
+    postprocess_generated_text,
+)
 from tqdm import tqdm
 
 from harness.decoding import Rows, Stopper, stackable
@@ -134,6 +144,13 @@ def cheapest_split(widths: list[int], overhead: int, fits) -> list[tuple[int, in
     return spans[::-1]
 
 
+def pair_strings(context: str, continuation: str) -> tuple[str, ...]:
+    """The strings lm-eval's `_encode_pair` tokenizes for a causal model: the context without
+    its trailing spaces, and context plus continuation (the spaces moved onto the
+    continuation leave that string unchanged). An empty context is encoded another way."""
+    return (context.rstrip(), context + continuation) if context else ()
+
+
 def fork(cache):
     """A copy of a KV cache that shares its tensors: the cache layers replace their tensors
     (torch.cat, indexing) instead of writing into them, so the original stays intact at no
@@ -154,6 +171,7 @@ class PrefixSharedHFLM(HFLM):
     decode_rows = 32  # rows decoded together in generation
     refill_rows = 4  # free rows that make waiting contexts join a running decode (one prefill pass)
     min_shared = 16  # tokens a shared prefix needs to become its own tree node
+    tokenize_batch = 1024  # strings per call of the tokenizer when pretokenizing
 
     def __init__(self, *args, memory_mb: int = 2048, **kwargs):
         super().__init__(*args, **kwargs)
@@ -168,6 +186,49 @@ class PrefixSharedHFLM(HFLM):
         windowed = any(kind in ("sliding_attention", "chunked_attention") for kind in layer_types)
         self.sliding_window = getattr(text, "sliding_window", None) if windowed else None
         self.vocab = text.vocab_size
+        self._encoded: dict[str, array] = {}  # string -> ids, while `pretokenized` holds
+
+    # ------------------------------------------------------------ tokenization
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        """HFLM's, on ids encoded up front. HFLM encodes each request's context and context
+        plus continuation one call at a time: about 5.5 minutes of a full MMLU 5-shot run on
+        this project's 2-core CPU, where MMLU's four choices repeat one context."""
+        with self.pretokenized(requests):
+            return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
+
+    @contextmanager
+    def pretokenized(self, requests):
+        """Inside: `tok_encode` answers from ids encoded once per distinct string of the
+        requests, in batched tokenizer calls (parallel across cores for fast tokenizers),
+        with the special tokens HFLM would use for each string."""
+        strings = sorted({string for request in requests for string in pair_strings(*request.args)})
+        bos = self.tokenizer.decode(self.prefix_token_id)
+        for starts_with_bos in (False, True):
+            group = [string for string in strings if has_bos_prefix(string, bos) == starts_with_bos]
+            for start in range(0, len(group), self.tokenize_batch):
+                chunk = group[start : start + self.tokenize_batch]
+                ids = self.tokenizer(chunk, **self._special_tokens(starts_with_bos))["input_ids"]
+                self._encoded.update((string, array("i", row)) for string, row in zip(chunk, ids, strict=True))
+        try:
+            yield
+        finally:
+            self._encoded = {}
+
+    def _special_tokens(self, starts_with_bos: bool) -> dict:
+        """The tokenizer arguments HFLM.tok_encode uses when not told: the model's BOS
+        setting, and no special tokens for a string that already starts with BOS."""
+        if starts_with_bos:
+            return {"add_special_tokens": False}
+        return {} if self.add_bos_token is None else {"add_special_tokens": self.add_bos_token}
+
+    def tok_encode(self, string: str, add_special_tokens=None, left_truncate_len=None, **kwargs) -> list[int]:
+        ids = self._encoded.get(string) if add_special_tokens is None and not left_truncate_len and not kwargs else None
+        if ids is not None:
+            return ids.tolist()
+        return super().tok_encode(
+            string, add_special_tokens=add_special_tokens, left_truncate_len=left_truncate_len, **kwargs
+        )
 
     # ------------------------------------------------------------ loglikelihood
 

@@ -11,10 +11,14 @@
      items of real tasks (ARC-Easy + PIQA, 0-shot): per-item agreement of the chosen
      answer, max |delta loglikelihood|, paired difference and TOST equivalence (+-1 point)
      with harness.stats;
-  4. GGUF reload from the dequantized cache, and a sweep rerun with finished cells skipped.
+  4. GGUF reload from the dequantized cache, and a sweep rerun with finished cells skipped;
+  5. preparing the requests, per few-shot family on the same items: lm-eval rendering the
+     prompts, plain vs with compiled templates (harness.evaluate.compiled_prompt_templates),
+     and HFLM's one-at-a-time tokenization vs the scorer's batched `pretokenized` ids.
 Data: the shipped hub-dataset mirror (harness/hub_mirror). The machine may be shared:
 the load average is printed; ratios within one run are what count.
     python scripts/bench.py [--model smollm2_135m_instruct] [--write BENCHMARKS.md]
+    python scripts/bench.py --parts requests --build-items 0   # request preparation only, every item
 """
 
 from __future__ import annotations
@@ -27,19 +31,20 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import logging  # noqa: E402
 import platform  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from harness import mirror, stats  # noqa: E402
+from harness import stats  # noqa: E402
 from harness.config import compose_run  # noqa: E402
-from harness.evaluate import leaf_configs, task_manager  # noqa: E402
+from harness.evaluate import built_tasks, compiled_prompt_templates  # noqa: E402
 from harness.models import load_model  # noqa: E402
 from harness.provenance import cpu_model, versions  # noqa: E402
 from harness.run import run  # noqa: E402
@@ -61,6 +66,12 @@ def timed(function):
     return time.perf_counter() - started, result
 
 
+@functools.cache
+def loaded(model: str, dtype: str):
+    """A model loaded once per run, from the GGUF cache."""
+    return load(model, dtype)
+
+
 def load(model: str, dtype: str, cache: Path | None = None):
     cfg = parse_run_config(compose_run(f"model=[{model}]", f"model.{model}.dtype={dtype}"))
     return load_model(model, cfg.model[model], cfg.hardware, str(cache) if cache else None)
@@ -70,20 +81,7 @@ def load(model: str, dtype: str, cache: Path | None = None):
 
 
 def build_tasks(family: Family) -> dict:
-    """lm-eval tasks of a family on the shipped mirror's data, requests built for `items`."""
-    from lm_eval.tasks import get_task_dict
-
-    shipped, configs = mirror.Mirror(), []
-    for name in family.tasks:
-        for cfg in list(leaf_configs(name))[: family.leaves]:
-            route = mirror.plan(cfg, shipped, family.shots)
-            configs.append(mirror.redirect(cfg, route) if route else cfg)
-    tasks = get_task_dict(configs, task_manager())
-    for task in tasks.values():
-        task.set_config(key="num_fewshot", value=family.shots)
-        task.set_fewshot_seed(seed=1234)
-        task.build_all_requests(limit=family.items, rank=0, world_size=1)
-    return tasks
+    return built_tasks(family.tasks, family.shots, family.items, family.leaves)
 
 
 def instances(tasks: dict) -> list:
@@ -262,7 +260,60 @@ def bench_rerun(tmp: Path) -> dict:
     }
 
 
+# ---------------------------------------------------------------- 5. preparing the requests
+
+
+def bench_requests(families: list[Family], lm) -> list[dict]:
+    """Per family, on the same items: lm-eval building the requests (rendering every prompt)
+    plainly and with compiled templates, then HFLM's tokenization of them and the scorer's.
+    The data are loaded once before either build is timed."""
+    from lm_eval.models.huggingface import HFLM
+
+    plain_lm = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, device="cpu")
+    rows = []
+    for family in families:
+        build_tasks(replace(family, items=1))
+        plain_build, plain_tasks = timed(lambda family=family: build_tasks(family))
+        with compiled_prompt_templates():
+            ours_build, our_tasks = timed(lambda family=family: build_tasks(family))
+        requests = instances(plain_tasks)
+        pairs = [request.args for request in requests if request.args[0]]
+        plain_tokenize, expected = timed(lambda pairs=pairs: [plain_lm._encode_pair(*pair) for pair in pairs])
+        ours_tokenize, got = timed(lambda requests=requests, pairs=pairs: pretokenized_pairs(lm, requests, pairs))
+        same_prompts = [r.args for r in requests] == [r.args for r in instances(our_tasks)]
+        rows.append(
+            {
+                "family": family.name,
+                "requests": len(requests),
+                "plain_build": plain_build,
+                "ours_build": ours_build,
+                "plain_tokenize": plain_tokenize,
+                "ours_tokenize": ours_tokenize,
+                "check": f"prompts {'equal' if same_prompts else 'DIFFER'}, ids {'equal' if got == expected else 'DIFFER'}",
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def pretokenized_pairs(lm, requests: list, pairs: list) -> list:
+    with lm.pretokenized(requests):
+        return [lm._encode_pair(*pair) for pair in pairs]
+
+
 # ---------------------------------------------------------------- report
+
+READING = (
+    "Reading it: HFLM runs every (context, choice) pair as its own sequence, except that it runs "
+    "single-token choices of one context once (MMLU). The harness runs each context once for all its "
+    "choices and each shared few-shot prefix once for all its items (MMLU's dev shots per subject; "
+    "ARC-Challenge's 25 shots are drawn per item, so there only the context is shared by the choices). "
+    "0-shot contexts are short next to their choices, so there the gain is bf16 and the choices' passes: "
+    "sorted by length, cut where padding would cost more than another pass, with logits only at the "
+    "choices' real tokens. Generation: HFLM decodes one item at a time; the harness prefills each "
+    "subtask's shots once and decodes up to 32 items together, a finished item's place going to the next "
+    "waiting one of any subtask (continuous batching), so the ratio grows with the items decoded at once."
+)
 
 
 def targets(families: list[dict], peak: list[dict], accuracy: dict) -> list[tuple]:
@@ -286,17 +337,19 @@ def targets(families: list[dict], peak: list[dict], accuracy: dict) -> list[tupl
 
 
 def run_note(args, load_before, load_after, seconds) -> str:
+    parts = "" if args.parts == PARTS else f" --parts {' '.join(args.parts)}"
     return (
         f"`python scripts/bench.py --model {args.model} --items {args.items} --mmlu {' '.join(map(str, args.mmlu))} "
         f"--bbh {' '.join(map(str, args.bbh))} --accuracy-items {' '.join(map(str, args.accuracy_items))} "
-        "--write BENCHMARKS.md` wrote this file; every number "
+        f"--build-items {args.build_items}{parts} --write {args.write}` wrote this file; every number "
         f"below comes from that one run ({seconds / 60:.0f} min, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         f"; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} at the start and "
         f"{'/'.join(f'{x:.1f}' for x in load_after)} at the end)."
     )
 
 
-def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
+def markdown(args, measured: dict, note: str) -> str:
+    """The report of the parts measured (a partial run writes only those sections)."""
     v = versions()
     lines = [
         "# Benchmarks",
@@ -307,6 +360,24 @@ def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
         f"transformers {v['transformers']}, torch {v['torch']}; model {args.model} (GGUF dequantized). The machine "
         "is shared with other jobs (see the load averages), so absolute times are inflated; the ratios compare runs "
         "of the same requests inside one run.",
+    ]
+    if measured.get("families"):
+        lines += families_section(args, measured["families"])
+    if measured.get("requests"):
+        lines += requests_section(measured["requests"])
+    if measured.get("peak"):
+        lines += peak_section(measured["peak"])
+    if all(measured.get(part) for part in ("families", "peak", "accuracy")):
+        lines += targets_section(measured["families"], measured["peak"], measured["accuracy"])
+    if measured.get("accuracy"):
+        lines += accuracy_section(measured["accuracy"])
+    if measured.get("loads"):
+        lines += loads_section(*measured["loads"])
+    return "\n".join(lines + [""])
+
+
+def families_section(args, families: list[dict]) -> list[str]:
+    lines = [
         "",
         "## Speed per task family, same requests",
         "",
@@ -323,7 +394,11 @@ def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
             f"{row['auto']:.1f} | {row['hflm'] / row['fp32']:.1f}x | {row['hflm'] / row['auto']:.1f}x | "
             f"{row['check']} |"
         )
-    lines += [
+    return lines + ["", READING]
+
+
+def peak_section(peak: list[dict]) -> list[str]:
+    lines = [
         "",
         "## Long prefill against the measured matmul peak",
         "",
@@ -338,29 +413,26 @@ def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
             f"| {row['dtype']} | {row['peak_gflops']:.0f} | {row['tokens_per_s']:.0f} | "
             f"{row['model_gflops']:.0f} | {100 * row['fraction']:.0f}% |"
         )
-    lines += [
-        "",
-        "Reading it: HFLM runs every (context, choice) pair as its own sequence, except that it runs "
-        "single-token choices of one context once (MMLU). The harness runs each context once for all its "
-        "choices and each shared few-shot prefix once for all its items (MMLU's dev shots per subject; "
-        "ARC-Challenge's 25 shots are drawn per item, so there only the context is shared by the choices). "
-        "0-shot contexts are short next to their choices, so there the gain is bf16 and the choices' passes: "
-        "sorted by length, cut where padding would cost more than another pass, with logits only at the "
-        "choices' real tokens. Generation: HFLM decodes one item at a time; the harness prefills each "
-        "subtask's shots once and decodes up to 32 items together, a finished item's place going to the next "
-        "waiting one of any subtask (continuous batching), so the ratio grows with the items decoded at once.",
+    return lines
+
+
+def targets_section(families: list[dict], peak: list[dict], accuracy: dict) -> list[str]:
+    lines = [
         "",
         "## Against the targets of issue 14",
         "",
         "| target | measured | met |",
         "|---|---|---|",
     ]
-    lines += [
+    return lines + [
         f"| {name} | {value} | {'yes' if met else 'no'} |" for name, value, met in targets(families, peak, accuracy)
     ]
+
+
+def accuracy_section(accuracy: dict) -> list[str]:
     diff = accuracy["difference"]
     tasks = ", ".join(f"{task} {n}" for task, n in accuracy["tasks"].items())
-    lines += [
+    return [
         "",
         "## Accuracy cost of bf16",
         "",
@@ -377,6 +449,11 @@ def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
         f"| {diff.method} p | {diff.p_value:.3f} |",
         f"| TOST equivalent within +-1 point (harness.stats.equivalent) | "
         f"{'yes' if accuracy['equivalent_1pt'] else 'no'} |",
+    ]
+
+
+def loads_section(gguf: dict, rerun: dict) -> list[str]:
+    return [
         "",
         "## Loads and reruns",
         "",
@@ -387,12 +464,33 @@ def markdown(args, families, peak, accuracy, gguf, rerun, note: str) -> str:
         f"| sweep 2 models x 2 benchmarks (limit 1): cold vs rerun | {rerun['cold']:.1f} | {rerun['warm']:.2f} | "
         f"{rerun['cold'] / rerun['warm']:.0f}x | {rerun['cells']} cells, {rerun['loads']} model loads; rerun: "
         f"{rerun['skipped']} skipped, {rerun['warm_loads']} loads |",
-        "",
     ]
-    return "\n".join(lines)
 
 
-PARTS = ["families", "peak", "accuracy", "loads"]
+def requests_section(rows: list[dict]) -> list[str]:
+    lines = [
+        "",
+        "## Preparing the requests, same items",
+        "",
+        "Building: lm-eval rendering every prompt (`build_all_requests`), plain and inside "
+        "`harness.evaluate.compiled_prompt_templates` (each Jinja template compiled once). Tokenizing: HFLM's "
+        "`_encode_pair` one request at a time vs the scorer's `pretokenized` ids (each distinct string once, in "
+        "batched tokenizer calls). Both happen before the first request is scored, in every run.",
+        "",
+        "| family | requests | build plain s | build harness s | speed-up | tokenize plain s | tokenize harness s "
+        "| speed-up | check |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['family']} | {row['requests']:,} | {row['plain_build']:.1f} | {row['ours_build']:.1f} | "
+            f"{row['plain_build'] / row['ours_build']:.1f}x | {row['plain_tokenize']:.1f} | "
+            f"{row['ours_tokenize']:.1f} | {row['plain_tokenize'] / row['ours_tokenize']:.1f}x | {row['check']} |"
+        )
+    return lines
+
+
+PARTS = ["families", "requests", "peak", "accuracy", "loads"]
 
 
 def main() -> None:
@@ -402,15 +500,27 @@ def main() -> None:
     parser.add_argument("--mmlu", type=int, nargs=2, default=(4, 15), metavar=("SUBJECTS", "ITEMS"))
     parser.add_argument("--bbh", type=int, nargs=2, default=(2, 5), metavar=("SUBTASKS", "ITEMS"))
     parser.add_argument("--accuracy-items", type=int, nargs=2, default=(1200, 800), metavar=("ARC_E", "PIQA"))
+    parser.add_argument(
+        "--build-items", type=int, default=20, help="items per task when preparing requests (0 = every item)"
+    )
     parser.add_argument("--parts", nargs="+", default=PARTS, choices=PARTS, help="what to measure (all by default)")
     parser.add_argument("--write", type=Path, help="write the Markdown report here (e.g. BENCHMARKS.md)")
     args = parser.parse_args()
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     load_before, started = os.getloadavg(), time.perf_counter()
-    fp32, auto = load(args.model, "float32"), load(args.model, "auto")
+    fp32, auto = loaded(args.model, "float32"), loaded(args.model, "auto")
     args.auto_dtype = auto.info["dtype_used"]
-    families = (
-        bench_families(
+    measured = {part: measure(part, args, fp32, auto) for part in PARTS if part in args.parts}
+    report = markdown(args, measured, run_note(args, load_before, os.getloadavg(), time.perf_counter() - started))
+    print(report)
+    if args.write:
+        args.write.write_text(report)
+
+
+def measure(part: str, args, fp32, auto):
+    """One part of the benchmark, on the loaded float32 and `dtype: auto` models."""
+    if part == "families":
+        return bench_families(
             [
                 Family("0-shot MC: ARC-Easy", ["arc_easy"], 0, args.items),
                 Family("0-shot MC: PIQA", ["piqa"], 0, args.items),
@@ -429,13 +539,21 @@ def main() -> None:
             fp32,
             auto,
         )
-        if "families" in args.parts
-        else []
-    )
-    bf16 = auto if args.auto_dtype == "bfloat16" else load(args.model, "bfloat16")
-    peak = bench_peak({"float32": fp32, "bfloat16": bf16}) if "peak" in args.parts else []
-    accuracy = (
-        bench_accuracy_cost(
+    if part == "requests":
+        items = args.build_items or None
+        per_task = f"{items} per task" if items else "every item"
+        return bench_requests(
+            [
+                Family(f"MMLU 5-shot (57 subjects, {per_task})", ["mmlu"], 5, items),
+                Family(f"ARC-Challenge 25-shot ({per_task})", ["arc_challenge"], 25, items),
+            ],
+            fp32.lm,
+        )
+    bf16 = auto if args.auto_dtype == "bfloat16" else loaded(args.model, "bfloat16")
+    if part == "peak":
+        return bench_peak({"float32": fp32, "bfloat16": bf16})
+    if part == "accuracy":
+        return bench_accuracy_cost(
             [
                 Family("ARC-Easy", ["arc_easy"], 0, args.accuracy_items[0]),
                 Family("PIQA", ["piqa"], 0, args.accuracy_items[1]),
@@ -443,28 +561,8 @@ def main() -> None:
             fp32,
             bf16,
         )
-        if "accuracy" in args.parts
-        else None
-    )
-    gguf = rerun = None
-    if "loads" in args.parts:
-        with tempfile.TemporaryDirectory() as tmp:
-            gguf, rerun = bench_gguf_cache(args.model, Path(tmp)), bench_rerun(Path(tmp))
-        print({"gguf": gguf, "rerun": rerun}, flush=True)
-    if not (families and peak and accuracy and gguf):
-        return  # a partial run prints its results only
-    report = markdown(
-        args,
-        families,
-        peak,
-        accuracy,
-        gguf,
-        rerun,
-        run_note(args, load_before, os.getloadavg(), time.perf_counter() - started),
-    )
-    print(report)
-    if args.write:
-        args.write.write_text(report)
+    with tempfile.TemporaryDirectory() as tmp:
+        return bench_gguf_cache(args.model, Path(tmp)), bench_rerun(Path(tmp))
 
 
 if __name__ == "__main__":

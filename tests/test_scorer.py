@@ -8,7 +8,7 @@ from lm_eval.models.huggingface import HFLM
 from harness.config import compose_run
 from harness.models import load_model
 from harness.schema import parse_run_config
-from harness.scorer import Context, PrefixSharedHFLM, cheapest_split, tree_of
+from harness.scorer import Context, PrefixSharedHFLM, cheapest_split, pair_strings, tree_of
 from harness.tasks.bigbench_bbh.utils import read_split
 
 TASKS = [
@@ -181,3 +181,26 @@ def test_shared_few_shot_prefixes_match_hflm_within_1e4(model):
     if lm.sliding_window:
         assert max(len(c.tokens) for c in encoded_contexts(lm, batch).values()) > lm.sliding_window
     assert_matches_hflm(lm, batch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["smollm2_135m_instruct", "gemma3_270m"])
+def test_pretokenized_ids_are_the_ones_hflm_encodes(model):
+    """Each distinct string encoded once, in batches, with HFLM's special tokens: the same
+    ids as HFLM's one-at-a-time `tok_encode`, for contexts with trailing spaces, contexts
+    that already start with the BOS text, an empty context and a repeated request."""
+    lm = load(model)
+    plain = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, device="cpu")
+    bos = lm.tokenizer.decode(lm.prefix_token_id)
+    batch = requests(per_task=2, few_shot=True) + [
+        Instance(request_type="loglikelihood", doc={}, arguments=(context, " yes"), idx=0)
+        for context in ("Is the sky blue? Answer: ", f"{bos}Question: is the sky blue?\nAnswer:")
+    ]
+    with lm.pretokenized(batch):
+        encoded = {string: ids.tolist() for string, ids in lm._encoded.items()}
+        got = [lm._encode_pair(*request.args) for request in batch if request.args[0]]
+    wanted_strings = {string for request in batch for string in pair_strings(*request.args)}
+    assert set(encoded) == wanted_strings and f"{bos}Question: is the sky blue?\nAnswer:" in encoded
+    assert all(ids == plain.tok_encode(string) for string, ids in encoded.items())
+    assert got == [plain._encode_pair(*request.args) for request in batch if request.args[0]]
+    assert lm._encoded == {}  # released after the block

@@ -146,3 +146,26 @@ def test_a_changed_mirror_file_fails_the_run_with_its_path(tmp_path):
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {changed}: sha256 ") and "differs from the manifest" in last, last
+
+
+def test_compiled_prompt_templates_render_the_same_requests_and_compile_each_template_once():
+    """lm-eval compiles a prompt template per document and shot; inside
+    `compiled_prompt_templates` each template compiles once and the prompts stay the same
+    (MMLU 5-shot's first_n shots, ARC-Challenge's 25 random shots per item)."""
+    from lm_eval.utils import env
+
+    from harness.evaluate import built_tasks, compiled_prompt_templates
+
+    def prompts() -> list:
+        tasks = {**built_tasks(["mmlu"], 5, limit=3, leaves=2), **built_tasks(["arc_challenge"], 25, limit=3)}
+        return [instance.args for task in tasks.values() for instance in task.instances]
+
+    plain = prompts()
+    with compiled_prompt_templates():
+        assert env.from_string("{{ question }}") is env.from_string("{{ question }}")
+        with compiled_prompt_templates():
+            cached = prompts()
+        assert env.from_string("{{ answer }}") is env.from_string("{{ answer }}")  # the outer cache is back
+    assert len(plain) == 2 * 3 * 4 + 3 * 4 and cached == plain
+    assert "from_string" not in vars(env)  # lm-eval's own method again
+    assert env.from_string("{{ question }}") is not env.from_string("{{ question }}")
