@@ -338,10 +338,11 @@ def targets(families: list[dict], peak: list[dict], accuracy: dict) -> list[tupl
 
 def run_note(args, load_before, load_after, seconds) -> str:
     parts = "" if args.parts == PARTS else f" --parts {' '.join(args.parts)}"
+    written = f" --write {args.write}" if args.write else ""
     return (
         f"`python scripts/bench.py --model {args.model} --items {args.items} --mmlu {' '.join(map(str, args.mmlu))} "
         f"--bbh {' '.join(map(str, args.bbh))} --accuracy-items {' '.join(map(str, args.accuracy_items))} "
-        f"--build-items {args.build_items}{parts} --write {args.write}` wrote this file; every number "
+        f"--build-items {args.build_items}{parts}{written}` made this report; every number "
         f"below comes from that one run ({seconds / 60:.0f} min, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         f"; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} at the start and "
         f"{'/'.join(f'{x:.1f}' for x in load_after)} at the end)."
