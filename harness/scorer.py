@@ -192,8 +192,9 @@ class PrefixSharedHFLM(HFLM):
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         """HFLM's, on ids encoded up front. HFLM encodes each request's context and context
-        plus continuation one call at a time: about 5.5 minutes of a full MMLU 5-shot run on
-        this project's 2-core CPU, where MMLU's four choices repeat one context."""
+        plus continuation one call at a time: 411 s for a full MMLU 5-shot on this project's
+        2-core CPU, 97 s this way (results/benchmarks/request-preparation-2026-12-07.md);
+        MMLU's four choices repeat one context."""
         with self.pretokenized(requests):
             return super().loglikelihood(requests, disable_tqdm=disable_tqdm)
 
@@ -204,13 +205,13 @@ class PrefixSharedHFLM(HFLM):
         with the special tokens HFLM would use for each string."""
         strings = sorted({string for request in requests for string in pair_strings(*request.args)})
         bos = self.tokenizer.decode(self.prefix_token_id)
-        for starts_with_bos in (False, True):
-            group = [string for string in strings if has_bos_prefix(string, bos) == starts_with_bos]
-            for start in range(0, len(group), self.tokenize_batch):
-                chunk = group[start : start + self.tokenize_batch]
-                ids = self.tokenizer(chunk, **self._special_tokens(starts_with_bos))["input_ids"]
-                self._encoded.update((string, array("i", row)) for string, row in zip(chunk, ids, strict=True))
         try:
+            for starts_with_bos in (False, True):
+                group = [string for string in strings if has_bos_prefix(string, bos) == starts_with_bos]
+                for start in range(0, len(group), self.tokenize_batch):
+                    chunk = group[start : start + self.tokenize_batch]
+                    ids = self.tokenizer(chunk, **self._special_tokens(starts_with_bos))["input_ids"]
+                    self._encoded.update((string, array("i", row)) for string, row in zip(chunk, ids, strict=True))
             yield
         finally:
             self._encoded = {}
