@@ -390,14 +390,19 @@ def item_outcome(task: str, sample: dict, output_type: str, primary_metric: str)
 
 def count_tokens(lm, samples: dict) -> int:
     """Tokens the model read or wrote: every request's context and continuation (or
-    generated text), encoded by the model's own tokenizer."""
-    total = 0
-    for task_samples in samples.values():
-        for sample in task_samples:
-            responses = sample.get("filtered_resps") or []
-            for index, argument in enumerate(sample.get("arguments", [])):
-                text = "".join(a for a in argument if isinstance(a, str)) if isinstance(argument, (list, tuple)) else ""
-                if isinstance(responses, list) and index < len(responses) and isinstance(responses[index], str):
-                    text += responses[index]
-                total += len(lm.tok_encode(text)) if text else 0
-    return total
+    generated text), encoded by the model's own tokenizer. The shared-prefix scorer
+    counts them in batched tokenizer calls (`token_lengths`); other LMs one at a time."""
+    texts = [text for task_samples in samples.values() for sample in task_samples for text in request_texts(sample)]
+    batched = getattr(lm, "token_lengths", None)
+    return sum(batched(texts) if batched else (len(lm.tok_encode(text)) for text in texts))
+
+
+def request_texts(sample: dict) -> Iterator[str]:
+    """Each request's context plus continuation, or plus its generated text."""
+    responses = sample.get("filtered_resps") or []
+    for index, argument in enumerate(sample.get("arguments", [])):
+        text = "".join(a for a in argument if isinstance(a, str)) if isinstance(argument, (list, tuple)) else ""
+        if isinstance(responses, list) and index < len(responses) and isinstance(responses[index], str):
+            text += responses[index]
+        if text:
+            yield text

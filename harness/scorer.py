@@ -37,6 +37,7 @@ import copy
 import functools
 import json
 from array import array
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -203,18 +204,29 @@ class PrefixSharedHFLM(HFLM):
         """Inside: `tok_encode` answers from ids encoded once per distinct string of the
         requests, in batched tokenizer calls (parallel across cores for fast tokenizers),
         with the special tokens HFLM would use for each string."""
-        strings = sorted({string for request in requests for string in pair_strings(*request.args)})
-        bos = self.tokenizer.decode(self.prefix_token_id)
+        strings = {string for request in requests for string in pair_strings(*request.args)}
         try:
-            for starts_with_bos in (False, True):
-                group = [string for string in strings if has_bos_prefix(string, bos) == starts_with_bos]
-                for start in range(0, len(group), self.tokenize_batch):
-                    chunk = group[start : start + self.tokenize_batch]
-                    ids = self.tokenizer(chunk, **self._special_tokens(starts_with_bos))["input_ids"]
-                    self._encoded.update((string, array("i", row)) for string, row in zip(chunk, ids, strict=True))
+            self._encoded.update((string, array("i", ids)) for string, ids in self.encoded_in_batches(strings))
             yield
         finally:
             self._encoded = {}
+
+    def token_lengths(self, strings: list[str]) -> list[int]:
+        """len(self.tok_encode(s)) for each string, in batched tokenizer calls: the record's
+        token count took 280 s one string at a time after a full MMLU 5-shot here, 73 s so."""
+        lengths = {string: len(ids) for string, ids in self.encoded_in_batches(set(strings))}
+        return [lengths[string] for string in strings]
+
+    def encoded_in_batches(self, strings) -> Iterator[tuple[str, list[int]]]:
+        """(string, the ids HFLM.tok_encode gives it) for each distinct string, encoded
+        `tokenize_batch` at a time."""
+        bos = self.tokenizer.decode(self.prefix_token_id)
+        for starts_with_bos in (False, True):
+            group = sorted(string for string in strings if has_bos_prefix(string, bos) == starts_with_bos)
+            for start in range(0, len(group), self.tokenize_batch):
+                chunk = group[start : start + self.tokenize_batch]
+                ids = self.tokenizer(chunk, **self._special_tokens(starts_with_bos))["input_ids"]
+                yield from zip(chunk, ids, strict=True)
 
     def _special_tokens(self, starts_with_bos: bool) -> dict:
         """The tokenizer arguments HFLM.tok_encode uses when not told: the model's BOS

@@ -204,3 +204,5 @@ def test_pretokenized_ids_are_the_ones_hflm_encodes(model):
     assert all(ids == plain.tok_encode(string) for string, ids in encoded.items())
     assert got == [plain._encode_pair(*request.args) for request in batch if request.args[0]]
     assert lm._encoded == {}  # released after the block
+    texts = [string + " no" for string in sorted(wanted_strings)] + [f"{bos}Question:"] * 2
+    assert lm.token_lengths(texts) == [len(plain.tok_encode(text)) for text in texts]  # the record's count
