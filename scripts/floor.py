@@ -92,7 +92,7 @@ def peaks() -> dict[str, float]:
 
 def model_section(name: str, cells: list[CellFloor], total: Workload, cost: ModelCost, peak: dict) -> list[str]:
     rows = [
-        [cell.benchmark, "cannot run: " + cell.skipped, "", "", "", ""]
+        [cell.benchmark, "cannot run (below)", "", "", "", ""]
         if cell.work is None
         else [
             cell.benchmark,
@@ -127,6 +127,8 @@ def model_section(name: str, cells: list[CellFloor], total: Workload, cost: Mode
             tablefmt="github",
             disable_numparse=True,
         ),
+        "",
+        *(f"- {cell.benchmark} cannot run: {cell.skipped}" for cell in cells if cell.work is None),
         "",
     ]
 
