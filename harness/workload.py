@@ -59,24 +59,47 @@ def distinct_positions(sequences: Iterable[Sequence[int]]) -> int:
     return sum(len(b) - common_prefix_length(a, b) for a, b in zip([()] + ordered, ordered, strict=False))
 
 
-def workload(lm, requests: list, generated: dict[tuple[str, int], str]) -> Workload:
-    """The distinct positions and head reads of lm-eval requests, tokenized as the
-    harness's scorer (HFLM's `_encode_pair`) does. Generation requests add the text a
-    finished run generated for the same item (`generated`, by task and doc id), if any."""
+@dataclass(frozen=True)
+class Tokenized:
+    """Requests as token ids: what runs through the layers and where the head is read.
+    Kept per cell, so a suite's total pools the cells' ids instead of encoding again."""
+
+    requests: int
+    sequences: frozenset[tuple[int, ...]]
+    reads: frozenset[tuple[int, ...]]  # prefixes whose next-token distribution is read
+    generated: int
+
+    def workload(self) -> Workload:
+        return Workload(self.requests, distinct_positions(self.sequences), len(self.reads), self.generated)
+
+    @staticmethod
+    def pooled(parts: list[Tokenized]) -> Tokenized:
+        return Tokenized(
+            sum(part.requests for part in parts),
+            frozenset().union(*(part.sequences for part in parts)),
+            frozenset().union(*(part.reads for part in parts)),
+            sum(part.generated for part in parts),
+        )
+
+
+def tokenized(lm, requests: list, generated: dict[tuple[str, int], str]) -> Tokenized:
+    """lm-eval requests tokenized as the harness's scorer (HFLM's `_encode_pair`) does.
+    Generation requests add the text a finished run generated for the same item
+    (`generated`, by task and doc id), if any."""
     scored = [request for request in requests if request.request_type == "loglikelihood"]
     prompts = [request for request in requests if request.request_type == "generate_until"]
     with lm.pretokenized(scored) if hasattr(lm, "pretokenized") else nullcontext():  # batched, if the scorer can
         pairs = [lm._encode_pair(*request.args) for request in scored]
     reads = {tuple(context + continuation[:end]) for context, continuation in pairs for end in range(len(continuation))}
-    sequences = [(context + continuation)[:-1] for context, continuation in pairs]
+    sequences = {tuple((context + continuation)[:-1]) for context, continuation in pairs}
     new_tokens = 0
     for request in prompts:
         prompt = lm.tok_encode(request.args[0])
         output = lm.tok_encode(generated.get((request.task_name, request.doc_id), ""), add_special_tokens=False)
-        sequences.append(prompt + output[:-1])
+        sequences.add(tuple(prompt + output[:-1]))
         reads.update(tuple(prompt + output[:end]) for end in range(max(1, len(output))))
         new_tokens += len(output)
-    return Workload(len(requests), distinct_positions(sequences), len(reads), new_tokens)
+    return Tokenized(len(requests), frozenset(sequences), frozenset(reads), new_tokens)
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from harness.models import cpu_has_fast_bf16, load_model, source_fingerprint  # 
 from harness.plan import BenchmarkPlan, plan_benchmarks, plan_cell  # noqa: E402
 from harness.provenance import cpu_model  # noqa: E402
 from harness.schema import parse_run_config  # noqa: E402
-from harness.workload import ModelCost, Workload, matmul_peak, requests_recorded, workload  # noqa: E402
+from harness.workload import ModelCost, Tokenized, Workload, matmul_peak, requests_recorded, tokenized  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ def generated_texts(results_dir: Path, model: str, benchmark: str) -> tuple[dict
 
 
 def cell_floor(lm, model_name: str, fingerprint: dict, bench: BenchmarkPlan, cfg) -> tuple[CellFloor, list]:
+    """The cell's floor, and its tokenized requests for the model's total (none if it cannot run)."""
     cell = plan_cell(model_name, fingerprint, bench, cfg)
     try:
         with requests_recorded(lm) as requests:
@@ -63,7 +64,8 @@ def cell_floor(lm, model_name: str, fingerprint: dict, bench: BenchmarkPlan, cfg
         return CellFloor(bench.name, None, skipped=str(error)), []
     generates = any(request.request_type == "generate_until" for request in requests)
     texts, source = generated_texts(Path(cfg.results_dir), model_name, bench.name) if generates else ({}, "")
-    return CellFloor(bench.name, workload(lm, requests, texts), source), [(requests, texts)]
+    ids = tokenized(lm, requests, texts)
+    return CellFloor(bench.name, ids.workload(), source), [ids]
 
 
 def model_floor(model_name: str, cfg, benchmarks: list[BenchmarkPlan]) -> tuple[list[CellFloor], Workload, ModelCost]:
@@ -78,9 +80,7 @@ def model_floor(model_name: str, cfg, benchmarks: list[BenchmarkPlan]) -> tuple[
         )
         cells.append(floor)
         pooled += built
-    requests = [request for batch, _ in pooled for request in batch]
-    texts = {key: text for _, batch_texts in pooled for key, text in batch_texts.items()}
-    return cells, workload(lm, requests, texts), ModelCost.of(lm.model)
+    return cells, Tokenized.pooled(pooled).workload(), ModelCost.of(lm.model)
 
 
 def peaks() -> dict[str, float]:

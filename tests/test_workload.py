@@ -12,7 +12,7 @@ from harness.evaluate import evaluate
 from harness.plan import plan_benchmarks, plan_cell
 from harness.schema import parse_run_config
 from harness.scorer import PrefixSharedHFLM
-from harness.workload import ModelCost, Workload, distinct_positions, requests_recorded, workload
+from harness.workload import ModelCost, Tokenized, Workload, distinct_positions, requests_recorded, tokenized
 from tests.helpers import OFFLINE_ENV, REPO
 from tests.test_scorer import load
 
@@ -67,7 +67,9 @@ def test_floor_of_real_cells_matches_a_count_by_hand(tmp_path):
             nodes |= prefixes(prompt + output[:-1])
             reads |= {tuple(prompt + output[:end]) for end in range(len(output))}
             new_tokens += len(output)
-    assert workload(lm, kept, generated) == Workload(len(kept), len(nodes), len(reads), new_tokens)
+    assert tokenized(lm, kept, generated).workload() == Workload(len(kept), len(nodes), len(reads), new_tokens)
+    halves = [tokenized(lm, kept[: len(kept) // 2], generated), tokenized(lm, kept[len(kept) // 2 :], generated)]
+    assert Tokenized.pooled(halves).workload() == Workload(len(kept), len(nodes), len(reads), new_tokens)
 
 
 @pytest.mark.slow
